@@ -1,0 +1,7 @@
+/* main.c — the `parley` command (placeholder until the server lands). */
+#include <stdio.h>
+int main(void)
+{
+    puts("parley " PARLEY_VERSION);
+    return 0;
+}

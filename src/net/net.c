@@ -1,0 +1,769 @@
+/* net.c — listener, connections, capped buffers, corked writev flush.
+ * See net.h for the contract. Everything here runs on the loop thread.
+ */
+#include "net/net.h"
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define READ_CHUNK (64 * 1024)
+#define DEFAULT_MAX_INPUT (64 * 1024)
+#define DEFAULT_MAX_OUTPUT (4 * 1024 * 1024)
+#define COPY_CHUNK (16 * 1024)
+#define MAX_IOV 512
+#define GRACEFUL_CLOSE_MS 3000
+
+typedef struct {
+    refbuf_t *rb;
+    size_t off, len;
+} net_seg_t;
+
+struct net_conn {
+    uv_tcp_t tcp; /* first: the handle's address is the conn's */
+    uv_timer_t timer;
+    net_server_t *server;
+    const net_conn_handler_t *handler;
+    void *data;
+    uint64_t id;
+
+    buf_t in; /* unconsumed input tail; empty (unallocated) when idle */
+
+    net_seg_t *segs; /* output queue: segs[head..count) */
+    size_t seg_head, seg_count, seg_cap;
+    size_t queued;      /* bytes in the queue, including those in flight */
+    size_t in_flight;   /* segments handed to uv_write, from seg_head on */
+    refbuf_t *tail;     /* growing copy buffer, last segment when not in flight */
+    uv_write_t wreq;
+
+    net_conn_t *next, *prev;  /* server's list of live connections */
+    net_conn_t *dirty_next, *dirty_prev; /* server's list of connections to flush */
+    unsigned dirty : 1;
+    unsigned closing : 1;     /* close requested */
+    unsigned graceful : 1;    /* write the queue before closing */
+    unsigned handles_closed : 1;
+    unsigned reading : 1;
+    unsigned timer_armed : 1;
+    unsigned shutdown_sent : 1;
+    unsigned in_on_data : 1;
+    uint8_t pending_closes;   /* libuv handles still closing */
+    net_close_reason_t reason;
+};
+
+struct net_server {
+    uv_loop_t *loop;
+    uv_tcp_t listener;
+    uv_check_t flusher;
+    uv_timer_t drain_timer;
+    net_server_config_t cfg;
+    char *host;
+    int port;
+    net_conn_t *conns;
+    net_conn_t *dirty;
+    size_t conn_count;
+    uint64_t next_id;
+    uint64_t accepted, accept_errors;
+    uint64_t last_emfile_log_ms;
+    char *read_buf; /* one loop-wide read buffer */
+    int read_buf_busy;
+    int draining;
+    int pending_server_closes;
+    int drain_finishing;
+    void (*drain_done)(net_server_t *, void *);
+    void *drain_ud;
+};
+
+static void conn_close_handles(net_conn_t *c);
+static void flush_conn(net_conn_t *c);
+
+const char *net_close_reason_str(net_close_reason_t r)
+{
+    switch (r) {
+    case NET_CLOSE_LOCAL: return "local";
+    case NET_CLOSE_PEER: return "peer closed";
+    case NET_CLOSE_ERROR: return "socket error";
+    case NET_CLOSE_INPUT_CAP: return "input over cap";
+    case NET_CLOSE_OUTPUT_CAP: return "slow consumer: queued output over cap";
+    case NET_CLOSE_SHUTDOWN: return "server shutdown";
+    }
+    return "unknown";
+}
+
+/* ---- output queue ---- */
+
+static void seg_push(net_conn_t *c, refbuf_t *rb, size_t off, size_t len)
+{
+    if (c->seg_head > 0 && c->seg_head == c->seg_count) {
+        c->seg_head = c->seg_count = 0;
+    }
+    if (c->seg_count == c->seg_cap) {
+        if (c->seg_head > c->seg_cap / 2) {
+            memmove(c->segs, c->segs + c->seg_head, (c->seg_count - c->seg_head) * sizeof *c->segs);
+            c->seg_count -= c->seg_head;
+            c->seg_head = 0;
+        } else {
+            c->seg_cap = c->seg_cap ? c->seg_cap * 2 : 8;
+            c->segs = xrealloc(c->segs, c->seg_cap * sizeof *c->segs);
+        }
+    }
+    c->segs[c->seg_count++] = (net_seg_t){rb, off, len};
+}
+
+/* Drops n written bytes from the front of the queue. */
+static void seg_consume(net_conn_t *c, size_t n)
+{
+    c->queued -= n;
+    while (n > 0 && c->seg_head < c->seg_count) {
+        net_seg_t *s = &c->segs[c->seg_head];
+        if (n < s->len) {
+            s->off += n;
+            s->len -= n;
+            return;
+        }
+        n -= s->len;
+        if (s->rb == c->tail)
+            c->tail = NULL;
+        refbuf_unref(s->rb);
+        c->seg_head++;
+    }
+    if (c->seg_head == c->seg_count)
+        c->seg_head = c->seg_count = 0;
+}
+
+static void seg_free_all(net_conn_t *c)
+{
+    for (size_t i = c->seg_head; i < c->seg_count; i++)
+        refbuf_unref(c->segs[i].rb);
+    free(c->segs);
+    c->segs = NULL;
+    c->seg_head = c->seg_count = c->seg_cap = 0;
+    c->tail = NULL;
+    c->queued = 0;
+}
+
+static void mark_dirty(net_conn_t *c)
+{
+    if (c->dirty)
+        return;
+    c->dirty = 1;
+    c->dirty_prev = NULL;
+    c->dirty_next = c->server->dirty;
+    if (c->dirty_next)
+        c->dirty_next->dirty_prev = c;
+    c->server->dirty = c;
+}
+
+static int over_cap(net_conn_t *c, size_t len)
+{
+    size_t max = c->server->cfg.max_output;
+    if (len > max || c->queued > max - len) {
+        char peer[64];
+        net_conn_peer(c, peer, sizeof peer);
+        log_warn("slow_consumer", "conn %llu (%s): %zu bytes queued, cap %zu; closing",
+                 (unsigned long long)c->id, peer, c->queued, max);
+        c->reason = NET_CLOSE_OUTPUT_CAP;
+        c->closing = 1;
+        net_conn_close(c, 0);
+        return 1;
+    }
+    return 0;
+}
+
+net_err_t net_conn_write(net_conn_t *c, const void *data, size_t len)
+{
+    if (c->closing)
+        return NET_E_CLOSING;
+    if (len == 0)
+        return NET_OK;
+    if (over_cap(c, len))
+        return NET_E_OUTPUT_CAP;
+    const char *p = data;
+    c->queued += len;
+    /* Append into the growing tail chunk while it is the last, unsent segment. */
+    if (c->tail && c->seg_count > c->seg_head + c->in_flight) {
+        net_seg_t *last = &c->segs[c->seg_count - 1];
+        if (last->rb == c->tail) {
+            size_t used = last->off + last->len;
+            size_t room = c->tail->len - used;
+            size_t n = len < room ? len : room;
+            memcpy(c->tail->data + used, p, n);
+            last->len += n;
+            p += n;
+            len -= n;
+        }
+    }
+    if (len > 0) {
+        size_t size = len > COPY_CHUNK ? len : COPY_CHUNK;
+        c->tail = refbuf_new(size);
+        memcpy(c->tail->data, p, len);
+        seg_push(c, c->tail, 0, len);
+    }
+    mark_dirty(c);
+    return NET_OK;
+}
+
+net_err_t net_conn_write_ref(net_conn_t *c, refbuf_t *rb, size_t off, size_t len)
+{
+    if (c->closing)
+        return NET_E_CLOSING;
+    if (len == 0)
+        return NET_OK;
+    if (over_cap(c, len))
+        return NET_E_OUTPUT_CAP;
+    c->queued += len;
+    seg_push(c, refbuf_ref(rb), off, len);
+    c->tail = NULL; /* never append copies after a shared buffer's bytes */
+    mark_dirty(c);
+    return NET_OK;
+}
+
+size_t net_conn_queued(const net_conn_t *c)
+{
+    return c->queued;
+}
+
+/* ---- closing ---- */
+
+static void unmark_dirty(net_conn_t *c)
+{
+    if (!c->dirty)
+        return;
+    if (c->dirty_prev)
+        c->dirty_prev->dirty_next = c->dirty_next;
+    else
+        c->server->dirty = c->dirty_next;
+    if (c->dirty_next)
+        c->dirty_next->dirty_prev = c->dirty_prev;
+    c->dirty = 0;
+    c->dirty_next = c->dirty_prev = NULL;
+}
+
+static void conn_free(net_conn_t *c)
+{
+    net_server_t *s = c->server;
+    unmark_dirty(c);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    s->conn_count--;
+    seg_free_all(c);
+    buf_free(&c->in);
+    free(c);
+}
+
+static void maybe_drain_done(net_server_t *s);
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    net_conn_t *c = h->data;
+    if (--c->pending_closes > 0)
+        return;
+    if (c->handler && c->handler->on_close)
+        c->handler->on_close(c, c->reason);
+    net_server_t *s = c->server;
+    conn_free(c);
+    maybe_drain_done(s);
+}
+
+static void conn_close_handles(net_conn_t *c)
+{
+    if (c->handles_closed)
+        return;
+    c->handles_closed = 1;
+    c->closing = 1;
+    c->pending_closes = 2;
+    uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+    uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+}
+
+static void on_shutdown_done(uv_shutdown_t *req, int status)
+{
+    net_conn_t *c = req->data;
+    free(req);
+    conn_close_handles(c);
+}
+
+/* Called when a graceful close has written everything (or gave up). */
+static void finish_graceful(net_conn_t *c)
+{
+    if (c->shutdown_sent || c->handles_closed)
+        return;
+    c->shutdown_sent = 1;
+    uv_shutdown_t *req = xmalloc(sizeof *req);
+    req->data = c;
+    if (uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown_done) != 0) {
+        free(req);
+        conn_close_handles(c);
+    }
+}
+
+void net_conn_close(net_conn_t *c, int graceful)
+{
+    if (c->handles_closed)
+        return;
+    if (!c->closing || !graceful) {
+        c->closing = 1;
+        c->graceful = graceful ? 1 : 0;
+    }
+    if (c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = 0;
+    }
+    if (!c->graceful) {
+        /* Drop what is queued but not yet handed to the kernel. Segments in
+         * flight stay referenced until uv_close cancels the write. */
+        conn_close_handles(c);
+        return;
+    }
+    /* Bound the wait for a peer that does not read. */
+    net_conn_set_timeout(c, GRACEFUL_CLOSE_MS);
+    if (c->queued == 0)
+        finish_graceful(c);
+    else
+        mark_dirty(c);
+}
+
+int net_conn_is_closing(const net_conn_t *c)
+{
+    return c->closing;
+}
+
+/* ---- flushing ---- */
+
+static void on_write_done(uv_write_t *req, int status)
+{
+    net_conn_t *c = req->data;
+    /* Pop the segments that were in flight. */
+    size_t bytes = 0;
+    for (size_t i = 0; i < c->in_flight; i++)
+        bytes += c->segs[c->seg_head + i].len;
+    c->in_flight = 0;
+    if (status < 0) {
+        if (status != UV_ECANCELED && !c->handles_closed) {
+            if (!c->closing)
+                c->reason = NET_CLOSE_ERROR;
+            net_conn_close(c, 0);
+        }
+        return;
+    }
+    seg_consume(c, bytes);
+    if (c->queued > 0) {
+        mark_dirty(c);
+    } else if (c->closing && c->graceful) {
+        finish_graceful(c);
+    } else if (c->handler && c->handler->on_drain) {
+        c->handler->on_drain(c);
+    }
+}
+
+static void flush_conn(net_conn_t *c)
+{
+    if (c->handles_closed || c->in_flight > 0)
+        return;
+    if (c->queued == 0) {
+        if (c->closing && c->graceful)
+            finish_graceful(c);
+        return;
+    }
+    uv_buf_t iov[MAX_IOV];
+    size_t n = 0;
+    for (size_t i = c->seg_head; i < c->seg_count && n < MAX_IOV; i++, n++)
+        iov[n] = uv_buf_init(c->segs[i].rb->data + c->segs[i].off, (unsigned)c->segs[i].len);
+    /* One writev straight to the kernel; only a remainder goes through uv_write. */
+    int w = uv_try_write((uv_stream_t *)&c->tcp, iov, (unsigned)n);
+    if (w < 0 && w != UV_EAGAIN) {
+        if (!c->closing)
+            c->reason = NET_CLOSE_ERROR;
+        net_conn_close(c, 0);
+        return;
+    }
+    size_t written = w > 0 ? (size_t)w : 0;
+    seg_consume(c, written);
+    if (c->queued == 0) {
+        if (c->closing && c->graceful)
+            finish_graceful(c);
+        else if (c->handler && c->handler->on_drain)
+            c->handler->on_drain(c);
+        return;
+    }
+    n = 0;
+    for (size_t i = c->seg_head; i < c->seg_count && n < MAX_IOV; i++, n++)
+        iov[n] = uv_buf_init(c->segs[i].rb->data + c->segs[i].off, (unsigned)c->segs[i].len);
+    c->in_flight = n;
+    if (c->tail && c->segs[c->seg_count - 1].rb == c->tail && n == c->seg_count - c->seg_head)
+        c->tail = NULL; /* in flight: no more appends into it */
+    c->wreq.data = c;
+    if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, iov, (unsigned)n, on_write_done) != 0) {
+        c->in_flight = 0;
+        if (!c->closing)
+            c->reason = NET_CLOSE_ERROR;
+        net_conn_close(c, 0);
+    }
+}
+
+static void on_check(uv_check_t *h)
+{
+    net_server_t *s = h->data;
+    /* Flushing can mark connections dirty again (a drain callback writing);
+     * those wait for the next iteration. */
+    while (s->dirty) {
+        net_conn_t *c = s->dirty;
+        unmark_dirty(c);
+        flush_conn(c);
+    }
+}
+
+/* ---- reading ---- */
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out)
+{
+    net_conn_t *c = h->data;
+    net_server_t *s = c->server;
+    if (s->read_buf_busy) {
+        /* Only if libuv ever nested reads: fall back to a private buffer. */
+        *out = uv_buf_init(xmalloc(READ_CHUNK), READ_CHUNK);
+        return;
+    }
+    s->read_buf_busy = 1;
+    *out = uv_buf_init(s->read_buf, READ_CHUNK);
+}
+
+/* Offers bytes to the handler until it stops consuming; returns what it
+ * consumed in total. A handler swap re-offers the rest at once. */
+static size_t feed(net_conn_t *c, const char *data, size_t len)
+{
+    size_t used = 0;
+    c->in_on_data = 1;
+    while (used < len && !c->closing && c->handler) {
+        const net_conn_handler_t *h = c->handler;
+        size_t n = h->on_data(c, data + used, len - used);
+        if (n > len - used)
+            n = len - used;
+        used += n;
+        if (c->handler == h && n == 0)
+            break;
+    }
+    c->in_on_data = 0;
+    return used;
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b)
+{
+    net_conn_t *c = stream->data;
+    net_server_t *s = c->server;
+    int shared = b->base == s->read_buf;
+
+    if (nread > 0 && !c->closing) {
+        if (c->in.len == 0) {
+            size_t used = feed(c, b->base, (size_t)nread);
+            size_t rest = (size_t)nread - used;
+            if (rest > 0 && !c->closing && buf_append(&c->in, b->base + used, rest) != BUF_OK) {
+                c->reason = NET_CLOSE_INPUT_CAP;
+                net_conn_close(c, 0);
+            }
+        } else if (buf_append(&c->in, b->base, (size_t)nread) != BUF_OK) {
+            c->reason = NET_CLOSE_INPUT_CAP;
+            net_conn_close(c, 0);
+        } else {
+            size_t used = feed(c, c->in.data, c->in.len);
+            buf_consume(&c->in, used);
+            if (c->in.len == 0)
+                buf_free(&c->in); /* idle connections own no read memory */
+        }
+    } else if (nread < 0) {
+        if (!c->closing)
+            c->reason = nread == UV_EOF ? NET_CLOSE_PEER : NET_CLOSE_ERROR;
+        /* The peer is gone or half-closed: write nothing more. */
+        net_conn_close(c, 0);
+    }
+
+    if (shared)
+        s->read_buf_busy = 0;
+    else if (b->base)
+        free(b->base);
+}
+
+void net_conn_pause_reading(net_conn_t *c)
+{
+    if (c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = 0;
+    }
+}
+
+void net_conn_resume_reading(net_conn_t *c)
+{
+    if (!c->reading && !c->closing) {
+        if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+            c->reading = 1;
+    }
+}
+
+/* ---- timers ---- */
+
+static void on_conn_timer(uv_timer_t *t)
+{
+    net_conn_t *c = t->data;
+    c->timer_armed = 0;
+    if (c->closing) {
+        /* A graceful close that took too long: give up on the peer. */
+        if (c->graceful)
+            conn_close_handles(c);
+        return;
+    }
+    if (c->handler && c->handler->on_timeout)
+        c->handler->on_timeout(c);
+}
+
+void net_conn_set_timeout(net_conn_t *c, uint64_t ms)
+{
+    if (c->handles_closed)
+        return;
+    if (ms == 0) {
+        uv_timer_stop(&c->timer);
+        c->timer_armed = 0;
+        return;
+    }
+    uv_timer_start(&c->timer, on_conn_timer, ms, 0);
+    c->timer_armed = 1;
+}
+
+/* ---- accessors ---- */
+
+void net_conn_set_handler(net_conn_t *c, const net_conn_handler_t *h, void *data)
+{
+    c->handler = h;
+    c->data = data;
+}
+
+void *net_conn_data(const net_conn_t *c)
+{
+    return c->data;
+}
+
+net_server_t *net_conn_server(const net_conn_t *c)
+{
+    return c->server;
+}
+
+uint64_t net_conn_id(const net_conn_t *c)
+{
+    return c->id;
+}
+
+void net_conn_peer(const net_conn_t *c, char *out, size_t outsz)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    char ip[64] = "?";
+    int port = 0;
+    if (outsz == 0)
+        return;
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
+        if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+            uv_ip6_name(a, ip, sizeof ip);
+            port = ntohs(a->sin6_port);
+        } else if (ss.ss_family == AF_INET) {
+            struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+            uv_ip4_name(a, ip, sizeof ip);
+            port = ntohs(a->sin_port);
+        }
+    }
+    snprintf(out, outsz, "%s:%d", ip, port);
+}
+
+/* ---- server ---- */
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+    net_server_t *s = listener->data;
+    if (status < 0) {
+        /* EMFILE/ENFILE: libuv has already accepted and closed the pending
+         * connections with its reserve descriptor, so the listener does not
+         * spin; say so at most once a second. */
+        s->accept_errors++;
+        uint64_t now = uv_now(s->loop);
+        if (now - s->last_emfile_log_ms >= 1000 || s->last_emfile_log_ms == 0) {
+            s->last_emfile_log_ms = now;
+            log_warn("accept_failed", "accept: %s (refused so far: %llu)", uv_strerror(status),
+                     (unsigned long long)s->accept_errors);
+        }
+        return;
+    }
+    net_conn_t *c = xcalloc(1, sizeof *c);
+    c->server = s;
+    c->id = ++s->next_id;
+    buf_init(&c->in, s->cfg.max_input);
+    uv_tcp_init(s->loop, &c->tcp);
+    uv_timer_init(s->loop, &c->timer);
+    c->tcp.data = c;
+    c->timer.data = c;
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    s->conn_count++;
+
+    if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
+        s->accept_errors++;
+        c->reason = NET_CLOSE_ERROR;
+        conn_close_handles(c);
+        return;
+    }
+    s->accepted++;
+    if (s->cfg.tcp_nodelay)
+        uv_tcp_nodelay(&c->tcp, 1);
+    if (s->draining) {
+        conn_close_handles(c);
+        return;
+    }
+    s->cfg.on_accept(c, s->cfg.ud);
+    if (!c->handler) {
+        net_conn_close(c, 0);
+        return;
+    }
+    if (!c->closing)
+        net_conn_resume_reading(c);
+}
+
+int net_server_start(uv_loop_t *loop, const net_server_config_t *cfg, net_server_t **out)
+{
+    struct sockaddr_storage addr;
+    int r;
+    if (strchr(cfg->host, ':'))
+        r = uv_ip6_addr(cfg->host, cfg->port, (struct sockaddr_in6 *)&addr);
+    else
+        r = uv_ip4_addr(cfg->host, cfg->port, (struct sockaddr_in *)&addr);
+    if (r != 0)
+        return r;
+
+    net_server_t *s = xcalloc(1, sizeof *s);
+    s->loop = loop;
+    s->cfg = *cfg;
+    if (!s->cfg.max_input)
+        s->cfg.max_input = DEFAULT_MAX_INPUT;
+    if (!s->cfg.max_output)
+        s->cfg.max_output = DEFAULT_MAX_OUTPUT;
+    if (!s->cfg.backlog)
+        s->cfg.backlog = 1024;
+    s->host = xstrdup(cfg->host);
+    s->cfg.host = s->host;
+
+    uv_tcp_init(loop, &s->listener);
+    s->listener.data = s;
+    r = uv_tcp_bind(&s->listener, (struct sockaddr *)&addr, 0);
+    if (r == 0)
+        r = uv_listen((uv_stream_t *)&s->listener, s->cfg.backlog, on_connection);
+    if (r != 0) {
+        uv_close((uv_handle_t *)&s->listener, NULL);
+        /* The listener handle lives inside s: run the loop once so libuv is
+         * done with it before freeing. */
+        uv_run(loop, UV_RUN_NOWAIT);
+        free(s->host);
+        free(s);
+        return r;
+    }
+    struct sockaddr_storage bound;
+    int blen = sizeof bound;
+    uv_tcp_getsockname(&s->listener, (struct sockaddr *)&bound, &blen);
+    s->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                : ((struct sockaddr_in *)&bound)->sin_port);
+
+    s->read_buf = xmalloc(READ_CHUNK);
+    uv_check_init(loop, &s->flusher);
+    s->flusher.data = s;
+    uv_check_start(&s->flusher, on_check);
+    uv_timer_init(loop, &s->drain_timer);
+    s->drain_timer.data = s;
+    *out = s;
+    return 0;
+}
+
+int net_server_port(const net_server_t *s)
+{
+    return s->port;
+}
+
+size_t net_server_conn_count(const net_server_t *s)
+{
+    return s->conn_count;
+}
+
+uint64_t net_server_accepted(const net_server_t *s)
+{
+    return s->accepted;
+}
+
+uint64_t net_server_accept_errors(const net_server_t *s)
+{
+    return s->accept_errors;
+}
+
+uv_loop_t *net_server_loop(const net_server_t *s)
+{
+    return s->loop;
+}
+
+static void on_server_handle_closed(uv_handle_t *h)
+{
+    net_server_t *s = h->data;
+    if (--s->pending_server_closes > 0 || !s->drain_finishing)
+        return;
+    void (*done)(net_server_t *, void *) = s->drain_done;
+    void *ud = s->drain_ud;
+    if (done)
+        done(s, ud);
+    free(s->read_buf);
+    free(s->host);
+    free(s);
+}
+
+static void maybe_drain_done(net_server_t *s)
+{
+    if (!s->draining || s->conn_count > 0 || s->drain_finishing)
+        return;
+    s->drain_finishing = 1;
+    s->pending_server_closes += 2;
+    uv_close((uv_handle_t *)&s->flusher, on_server_handle_closed);
+    uv_close((uv_handle_t *)&s->drain_timer, on_server_handle_closed);
+}
+
+static void on_drain_timeout(uv_timer_t *t)
+{
+    net_server_t *s = t->data;
+    for (net_conn_t *c = s->conns; c; c = c->next) {
+        if (!c->handles_closed) {
+            c->reason = NET_CLOSE_SHUTDOWN;
+            conn_close_handles(c);
+        }
+    }
+}
+
+void net_server_drain(net_server_t *s, uint64_t timeout_ms, void (*done)(net_server_t *, void *),
+                      void *ud)
+{
+    if (s->draining)
+        return;
+    s->draining = 1;
+    s->drain_done = done;
+    s->drain_ud = ud;
+    s->pending_server_closes++;
+    uv_close((uv_handle_t *)&s->listener, on_server_handle_closed);
+    for (net_conn_t *c = s->conns, *next; c; c = next) {
+        next = c->next;
+        if (c->closing)
+            continue;
+        if (c->handler && c->handler->on_shutdown)
+            c->handler->on_shutdown(c);
+        else
+            net_conn_close(c, 1);
+    }
+    uv_timer_start(&s->drain_timer, on_drain_timeout, timeout_ms, 0);
+    maybe_drain_done(s);
+}
