@@ -6,8 +6,13 @@
 #include "core/buf.h"
 #include "core/log.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #define READ_CHUNK (64 * 1024)
 #define DEFAULT_MAX_INPUT (64 * 1024)
@@ -15,6 +20,8 @@
 #define COPY_CHUNK (16 * 1024)
 #define MAX_IOV 512
 #define GRACEFUL_CLOSE_MS 3000
+#define ACCEPT_BURST 256
+#define ACCEPT_BACKOFF_MS 100
 
 typedef struct {
     refbuf_t *rb;
@@ -48,14 +55,18 @@ struct net_conn {
     unsigned timer_armed : 1;
     unsigned shutdown_sent : 1;
     unsigned in_on_data : 1;
+    unsigned refeed : 1;
     uint8_t pending_closes;   /* libuv handles still closing */
     net_close_reason_t reason;
 };
 
 struct net_server {
     uv_loop_t *loop;
-    uv_tcp_t listener;
+    uv_os_sock_t listen_fd;
+    uv_poll_t listener;
+    uv_timer_t accept_backoff; /* accepting paused after EMFILE */
     uv_check_t flusher;
+    uv_idle_t wakeup; /* active while output waits: keeps poll from blocking */
     uv_timer_t drain_timer;
     net_server_config_t cfg;
     char *host;
@@ -143,10 +154,19 @@ static void seg_free_all(net_conn_t *c)
     c->queued = 0;
 }
 
+static void on_wakeup(uv_idle_t *h)
+{
+    /* Nothing to do: being active makes the loop poll without blocking, so
+     * output queued from a timer or a close callback is flushed by the check
+     * handle in this same iteration. */
+}
+
 static void mark_dirty(net_conn_t *c)
 {
     if (c->dirty)
         return;
+    if (!c->server->dirty)
+        uv_idle_start(&c->server->wakeup, on_wakeup);
     c->dirty = 1;
     c->dirty_prev = NULL;
     c->dirty_next = c->server->dirty;
@@ -406,16 +426,46 @@ static void flush_conn(net_conn_t *c)
     }
 }
 
+static size_t feed(net_conn_t *c, const char *data, size_t len);
+
+void net_conn_refeed(net_conn_t *c)
+{
+    if (c->closing || c->in.len == 0)
+        return;
+    c->refeed = 1;
+    mark_dirty(c);
+}
+
+static void refeed_conn(net_conn_t *c)
+{
+    c->refeed = 0;
+    if (c->closing || c->in.len == 0)
+        return;
+    size_t used = feed(c, c->in.data, c->in.len);
+    buf_consume(&c->in, used);
+    if (c->in.len == 0)
+        buf_free(&c->in);
+}
+
 static void on_check(uv_check_t *h)
 {
     net_server_t *s = h->data;
-    /* Flushing can mark connections dirty again (a drain callback writing);
-     * those wait for the next iteration. */
-    while (s->dirty) {
-        net_conn_t *c = s->dirty;
-        unmark_dirty(c);
+    /* Work on a snapshot: a connection marked dirty again while flushing
+     * (a drain callback that writes) waits for the next iteration. Nothing is
+     * freed during this phase: frees happen in close callbacks. */
+    net_conn_t *c = s->dirty;
+    s->dirty = NULL;
+    while (c) {
+        net_conn_t *next = c->dirty_next;
+        c->dirty = 0;
+        c->dirty_next = c->dirty_prev = NULL;
+        if (c->refeed)
+            refeed_conn(c);
         flush_conn(c);
+        c = next;
     }
+    if (!s->dirty)
+        uv_idle_stop(&s->wakeup);
 }
 
 /* ---- reading ---- */
@@ -580,22 +630,9 @@ void net_conn_peer(const net_conn_t *c, char *out, size_t outsz)
 
 /* ---- server ---- */
 
-static void on_connection(uv_stream_t *listener, int status)
+/* Sets up one accepted descriptor as a connection. */
+static void conn_accepted(net_server_t *s, int fd)
 {
-    net_server_t *s = listener->data;
-    if (status < 0) {
-        /* EMFILE/ENFILE: libuv has already accepted and closed the pending
-         * connections with its reserve descriptor, so the listener does not
-         * spin; say so at most once a second. */
-        s->accept_errors++;
-        uint64_t now = uv_now(s->loop);
-        if (now - s->last_emfile_log_ms >= 1000 || s->last_emfile_log_ms == 0) {
-            s->last_emfile_log_ms = now;
-            log_warn("accept_failed", "accept: %s (refused so far: %llu)", uv_strerror(status),
-                     (unsigned long long)s->accept_errors);
-        }
-        return;
-    }
     net_conn_t *c = xcalloc(1, sizeof *c);
     c->server = s;
     c->id = ++s->next_id;
@@ -610,7 +647,8 @@ static void on_connection(uv_stream_t *listener, int status)
     s->conns = c;
     s->conn_count++;
 
-    if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
+    if (uv_tcp_open(&c->tcp, fd) != 0) {
+        close(fd);
         s->accept_errors++;
         c->reason = NET_CLOSE_ERROR;
         conn_close_handles(c);
@@ -632,14 +670,80 @@ static void on_connection(uv_stream_t *listener, int status)
         net_conn_resume_reading(c);
 }
 
-int net_server_start(uv_loop_t *loop, const net_server_config_t *cfg, net_server_t **out)
+static void on_listener_readable(uv_poll_t *h, int status, int events);
+
+static void on_accept_backoff(uv_timer_t *t)
+{
+    net_server_t *s = t->data;
+    if (!s->draining)
+        uv_poll_start(&s->listener, UV_READABLE, on_listener_readable);
+}
+
+/* Accepts a bounded burst, so a reconnect storm cannot starve the loop's
+ * other work. Out of descriptors, accepting pauses for a moment: pending
+ * clients wait in the kernel's backlog instead of being reset, the loop does
+ * not spin on a listener that stays readable, and accepting resumes by itself
+ * once descriptors are free again. */
+static void on_listener_readable(uv_poll_t *h, int status, int events)
+{
+    net_server_t *s = h->data;
+    if (status < 0)
+        return;
+    for (int i = 0; i < ACCEPT_BURST && !s->draining; i++) {
+        int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            conn_accepted(s, fd);
+            continue;
+        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return;
+        if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+            continue;
+        s->accept_errors++;
+        uint64_t now = uv_now(s->loop);
+        if (s->last_emfile_log_ms == 0 || now - s->last_emfile_log_ms >= 1000) {
+            s->last_emfile_log_ms = now;
+            log_warn("accept_failed", "accept: %s with %zu connections open; pausing accepts %d ms",
+                     strerror(errno), s->conn_count, ACCEPT_BACKOFF_MS);
+        }
+        uv_poll_stop(&s->listener);
+        uv_timer_start(&s->accept_backoff, on_accept_backoff, ACCEPT_BACKOFF_MS, 0);
+        return;
+    }
+}
+
+static int listen_socket(const char *host, int port, int backlog, uv_os_sock_t *out)
 {
     struct sockaddr_storage addr;
+    socklen_t alen;
     int r;
-    if (strchr(cfg->host, ':'))
-        r = uv_ip6_addr(cfg->host, cfg->port, (struct sockaddr_in6 *)&addr);
-    else
-        r = uv_ip4_addr(cfg->host, cfg->port, (struct sockaddr_in *)&addr);
+    if (strchr(host, ':')) {
+        r = uv_ip6_addr(host, port, (struct sockaddr_in6 *)&addr);
+        alen = sizeof(struct sockaddr_in6);
+    } else {
+        r = uv_ip4_addr(host, port, (struct sockaddr_in *)&addr);
+        alen = sizeof(struct sockaddr_in);
+    }
+    if (r != 0)
+        return r;
+    int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return uv_translate_sys_error(errno);
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&addr, alen) != 0 || listen(fd, backlog) != 0) {
+        r = uv_translate_sys_error(errno);
+        close(fd);
+        return r;
+    }
+    *out = fd;
+    return 0;
+}
+
+int net_server_start(uv_loop_t *loop, const net_server_config_t *cfg, net_server_t **out)
+{
+    uv_os_sock_t fd = -1;
+    int r = listen_socket(cfg->host, cfg->port, cfg->backlog ? cfg->backlog : 1024, &fd);
     if (r != 0)
         return r;
 
@@ -650,35 +754,27 @@ int net_server_start(uv_loop_t *loop, const net_server_config_t *cfg, net_server
         s->cfg.max_input = DEFAULT_MAX_INPUT;
     if (!s->cfg.max_output)
         s->cfg.max_output = DEFAULT_MAX_OUTPUT;
-    if (!s->cfg.backlog)
-        s->cfg.backlog = 1024;
     s->host = xstrdup(cfg->host);
     s->cfg.host = s->host;
+    s->listen_fd = fd;
 
-    uv_tcp_init(loop, &s->listener);
-    s->listener.data = s;
-    r = uv_tcp_bind(&s->listener, (struct sockaddr *)&addr, 0);
-    if (r == 0)
-        r = uv_listen((uv_stream_t *)&s->listener, s->cfg.backlog, on_connection);
-    if (r != 0) {
-        uv_close((uv_handle_t *)&s->listener, NULL);
-        /* The listener handle lives inside s: run the loop once so libuv is
-         * done with it before freeing. */
-        uv_run(loop, UV_RUN_NOWAIT);
-        free(s->host);
-        free(s);
-        return r;
-    }
     struct sockaddr_storage bound;
-    int blen = sizeof bound;
-    uv_tcp_getsockname(&s->listener, (struct sockaddr *)&bound, &blen);
+    socklen_t blen = sizeof bound;
+    getsockname(fd, (struct sockaddr *)&bound, &blen);
     s->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
                                                 : ((struct sockaddr_in *)&bound)->sin_port);
 
     s->read_buf = xmalloc(READ_CHUNK);
+    uv_poll_init_socket(loop, &s->listener, fd);
+    s->listener.data = s;
+    uv_poll_start(&s->listener, UV_READABLE, on_listener_readable);
+    uv_timer_init(loop, &s->accept_backoff);
+    s->accept_backoff.data = s;
     uv_check_init(loop, &s->flusher);
     s->flusher.data = s;
     uv_check_start(&s->flusher, on_check);
+    uv_idle_init(loop, &s->wakeup);
+    s->wakeup.data = s;
     uv_timer_init(loop, &s->drain_timer);
     s->drain_timer.data = s;
     *out = s;
@@ -717,6 +813,7 @@ static void on_server_handle_closed(uv_handle_t *h)
         return;
     void (*done)(net_server_t *, void *) = s->drain_done;
     void *ud = s->drain_ud;
+    close(s->listen_fd);
     if (done)
         done(s, ud);
     free(s->read_buf);
@@ -729,8 +826,9 @@ static void maybe_drain_done(net_server_t *s)
     if (!s->draining || s->conn_count > 0 || s->drain_finishing)
         return;
     s->drain_finishing = 1;
-    s->pending_server_closes += 2;
+    s->pending_server_closes += 3;
     uv_close((uv_handle_t *)&s->flusher, on_server_handle_closed);
+    uv_close((uv_handle_t *)&s->wakeup, on_server_handle_closed);
     uv_close((uv_handle_t *)&s->drain_timer, on_server_handle_closed);
 }
 
@@ -753,8 +851,10 @@ void net_server_drain(net_server_t *s, uint64_t timeout_ms, void (*done)(net_ser
     s->draining = 1;
     s->drain_done = done;
     s->drain_ud = ud;
-    s->pending_server_closes++;
+    /* Stop accepting at once; the descriptor closes with the last handle. */
+    s->pending_server_closes += 2;
     uv_close((uv_handle_t *)&s->listener, on_server_handle_closed);
+    uv_close((uv_handle_t *)&s->accept_backoff, on_server_handle_closed);
     for (net_conn_t *c = s->conns, *next; c; c = next) {
         next = c->next;
         if (c->closing)

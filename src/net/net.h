@@ -129,6 +129,11 @@ int net_conn_is_closing(const net_conn_t *c);
  * milliseconds (replacing any earlier deadline); 0 disarms it. */
 void net_conn_set_timeout(net_conn_t *c, uint64_t ms);
 
+/* Offers the buffered, unconsumed input to the handler again, from the loop
+ * (not from inside this call): for a handler that stopped consuming until an
+ * answer was ready (HTTP pipelining behind a long-poll). */
+void net_conn_refeed(net_conn_t *c);
+
 /* Stops or resumes reading (back-pressure). */
 void net_conn_pause_reading(net_conn_t *c);
 void net_conn_resume_reading(net_conn_t *c);
