@@ -1080,7 +1080,7 @@ async function main() {
   };
   // Fragment limits are tested in 04-ws-limits.js; here they must not get
   // in the way of 9.3 (16384 fragments).
-  const serverOpts = { maxFragments: 100000 };
+  const serverOpts = { maxFragments: 100000, maxMessage: 16 * 1024 * 1024 };
   const cases = CASES.filter((cs) => selected(cs.id, args.cases)).sort((a, b) => compareIds(a.id, b.id));
   const allowed = ALLOWED_NON_STRICT[kind] || {};
   const known = kind === 'ref' ? KNOWN_REF_FAILURES : {};

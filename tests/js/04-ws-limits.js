@@ -138,16 +138,27 @@ test('a decompression bomb gets close 1009 and the server does not inflate it al
   assert.ok(grew < 32 * 1024 * 1024, `server peak RSS grew by ${(grew / 1048576).toFixed(1)} MiB for a ${bombSize / 1048576} MiB bomb`);
 });
 
-test(`an idle connection is closed after --idle-timeout-ms (${IDLE_MS})`, async () => {
-  const c = await connect(servers.idle);
+test(`an idle connection is closed with 1001 after --idle-timeout-ms (${IDLE_MS})`, async () => {
+  // A client that does not even answer pings (a server may ping to tell
+  // an idle client from a dead one).
+  const c = await connect(servers.idle, { autoPong: false });
   const t0 = Date.now();
   const ev = await c.waitFor((e) => e.type === 'close', IDLE_MS + DEADLINE, { since: 0 });
   const ms = Date.now() - t0;
   assert.ok(ev, `closed within ${IDLE_MS + DEADLINE} ms`);
   assert.ok(ms >= IDLE_MS * 0.9, `not before the timeout (closed after ${ms} ms)`);
-  assert.ok([1000, 1001].includes(ev.code), `close code 1000 or 1001, got ${ev.code} "${ev.reason}"`);
+  assert.strictEqual(ev.code, 1001, `close code 1001 (going away), got ${ev.code} "${ev.reason}"`);
   assert.ok(await c.waitClosed(DEADLINE), 'TCP closed after the close handshake');
   assert.deepStrictEqual(c.violations, []);
+});
+
+test('a silent client that answers the server\'s pings is kept', { skip: kind === 'ref' && 'the reference server sends no keepalive pings' }, async () => {
+  const c = await connect(servers.idle);
+  assert.ok(!(await c.waitClosed(IDLE_MS * 3)), 'open after three timeouts');
+  assert.strictEqual(c.closeReceived, null);
+  assert.ok(c.events.some((e) => e.type === 'ping'), 'the server pinged');
+  await c.sendClose(1000);
+  await expectClose(c, 1000, 'normal close');
 });
 
 test('a connection that keeps talking is not closed by the idle timeout', async () => {

@@ -18,8 +18,11 @@ const { RawWs } = require('./rawws');
 
 const RANK = { OK: 0, INFORMATIONAL: 1, 'NON-STRICT': 2, FAILED: 3 };
 
+// The worse of two verdicts; when both fall short, both reasons are told.
 function worst(a, b) {
-  return RANK[a.status] >= RANK[b.status] ? a : b;
+  const w = RANK[a.status] >= RANK[b.status] ? a : b;
+  if (a.status !== 'OK' && b.status !== 'OK') return { status: w.status, detail: `${a.detail}; and ${b.detail}` };
+  return w;
 }
 
 function describe(ev) {

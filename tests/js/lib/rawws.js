@@ -90,12 +90,13 @@ class RawWs extends EventEmitter {
     this._chain = Promise.resolve(); // keeps events in wire order across async inflate
     this._closedWaiters = [];
     this.maxMessage = 64 * 1024 * 1024;
+    this.autoPong = true; // answer the server's pings, as any client would
   }
 
   // Open a TCP connection and do the opening handshake.
   //   host, port, path ('/'), origin, headers ({}), deflate: array of offers
   //   (pmd.formatOffer) or null, extensionsHeader (raw override),
-  //   timeoutMs (5000)
+  //   timeoutMs (5000), autoPong (true: answer pings)
   // Resolves once the response head is read. For a non-101 answer the
   // instance has .status and .responseHeaders and the socket is closed.
   static connect(opts) {
@@ -104,6 +105,7 @@ class RawWs extends EventEmitter {
       const socket = net.connect({ host, port });
       socket.setNoDelay(true);
       const ws = new RawWs(socket);
+      if (opts.autoPong === false) ws.autoPong = false;
       const key = crypto.randomBytes(16).toString('base64');
       let head = Buffer.alloc(0);
       const timer = setTimeout(() => {
@@ -297,7 +299,7 @@ class RawWs extends EventEmitter {
       if (f.opcode === OP.PING) {
         this._queue(() => {
           this._record({ type: 'ping', data: f.payload });
-          if (!this.closeSent) this.write(encodeFrame({ opcode: OP.PONG, payload: f.payload })).catch(() => {});
+          if (this.autoPong && !this.closeSent) this.write(encodeFrame({ opcode: OP.PONG, payload: f.payload })).catch(() => {});
         });
       } else if (f.opcode === OP.PONG) {
         this._queue(() => this._record({ type: 'pong', data: f.payload }));
