@@ -138,6 +138,7 @@ function judgeClose(c, exp) {
   const got = cr ? (cr.code === null ? 'a close frame without code' : `close ${cr.code}${cr.reason ? ` "${cr.reason}"` : ''}`) : 'no close frame';
   if (exp.byMe) {
     if (cr && cr.first) return { status: 'FAILED', detail: `server failed the connection (${got}); expected it to stay open until we closed` };
+    if (!cs && !cr && c.tcpClosed && !c.droppedByMe) return { status: 'FAILED', detail: 'server dropped the connection (no close frame) before we closed' };
     if (!cs) return { status: 'FAILED', detail: 'suite error: no close was sent' };
     if (!cr) {
       if (c.droppedByMe) return { status: 'FAILED', detail: `no answer to our close within the deadline (expected close ${codes})` };
