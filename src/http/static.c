@@ -78,15 +78,21 @@ static int etag_matches(const http_header_t *inm, const char *etag)
 void http_serve_static(http_exchange_t *ex, const char *root)
 {
     const http_request_t *req = http_ex_request(ex);
+    char rel[PATH_MAX];
+    if (http_safe_relpath(req->path, req->path_len, rel, sizeof rel) != 0) {
+        http_respond_error(ex, 400, "bad path", 0);
+        return;
+    }
+    http_serve_file(ex, root, rel);
+}
+
+void http_serve_file(http_exchange_t *ex, const char *root, const char *rel)
+{
+    const http_request_t *req = http_ex_request(ex);
     if (req->method != HTTP_GET && req->method != HTTP_HEAD) {
         static const http_kv_t allow[] = {{"Allow", "GET, HEAD"}};
         http_respond(ex, 405, "application/json", allow, 1, "{\"error\":\"method not allowed\"}",
                      30);
-        return;
-    }
-    char rel[PATH_MAX];
-    if (http_safe_relpath(req->path, req->path_len, rel, sizeof rel) != 0) {
-        http_respond_error(ex, 400, "bad path", 0);
         return;
     }
     char real_root[PATH_MAX], full[PATH_MAX * 2], real_file[PATH_MAX];

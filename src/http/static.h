@@ -15,6 +15,10 @@
  * 400, 404, 405). */
 void http_serve_static(http_exchange_t *ex, const char *root);
 
+/* Answers with the file rel (already a safe relative path, e.g. from
+ * http_safe_relpath or a constant) under root, with the same checks. */
+void http_serve_file(http_exchange_t *ex, const char *root, const char *rel);
+
 /* MIME type for a file name, by extension; "application/octet-stream" when
  * unknown. */
 const char *http_mime_type(const char *name);

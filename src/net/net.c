@@ -305,7 +305,12 @@ static void on_shutdown_done(uv_shutdown_t *req, int status)
 {
     net_conn_t *c = req->data;
     free(req);
-    conn_close_handles(c);
+    /* Linger: our FIN is out; keep reading (and discarding) until the peer's
+     * EOF or the close timer. Closing with unread input would make the kernel
+     * answer with a reset, and the peer could lose what we just wrote (a
+     * WebSocket close frame, an error response). */
+    if (status < 0 || !c->reading)
+        conn_close_handles(c);
 }
 
 /* Called when a graceful close has written everything (or gave up). */
@@ -329,10 +334,6 @@ void net_conn_close(net_conn_t *c, int graceful)
     if (!c->closing || !graceful) {
         c->closing = 1;
         c->graceful = graceful ? 1 : 0;
-    }
-    if (c->reading) {
-        uv_read_stop((uv_stream_t *)&c->tcp);
-        c->reading = 0;
     }
     if (!c->graceful) {
         /* Drop what is queued but not yet handed to the kernel. Segments in
@@ -502,6 +503,43 @@ static size_t feed(net_conn_t *c, const char *data, size_t len)
     return used;
 }
 
+static void input_over_cap(net_conn_t *c)
+{
+    c->reason = NET_CLOSE_INPUT_CAP;
+    net_conn_close(c, 0);
+}
+
+/* Offers newly read bytes to the handler. Bytes the handler leaves go to the
+ * capped tail buffer; a pending tail is topped up at most to the cap and
+ * offered again, as often as the handler makes progress, so a partial frame
+ * header followed by a full read never trips the cap. */
+static void take_input(net_conn_t *c, const char *p, size_t n)
+{
+    while (n > 0 && !c->closing) {
+        if (c->in.len == 0) {
+            size_t used = feed(c, p, n);
+            p += used;
+            n -= used;
+            if (n > 0 && !c->closing && buf_append(&c->in, p, n) != BUF_OK)
+                input_over_cap(c);
+            break;
+        }
+        size_t room = c->in.max - c->in.len;
+        size_t take = n < room ? n : room;
+        if (take == 0) {
+            input_over_cap(c);
+            break;
+        }
+        buf_append(&c->in, p, take);
+        p += take;
+        n -= take;
+        size_t used = feed(c, c->in.data, c->in.len);
+        buf_consume(&c->in, used);
+    }
+    if (c->in.len == 0 && c->in.data)
+        buf_free(&c->in); /* idle connections own no read memory */
+}
+
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b)
 {
     net_conn_t *c = stream->data;
@@ -509,28 +547,15 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b)
     int shared = b->base == s->read_buf;
 
     if (nread > 0 && !c->closing) {
-        if (c->in.len == 0) {
-            size_t used = feed(c, b->base, (size_t)nread);
-            size_t rest = (size_t)nread - used;
-            if (rest > 0 && !c->closing && buf_append(&c->in, b->base + used, rest) != BUF_OK) {
-                c->reason = NET_CLOSE_INPUT_CAP;
-                net_conn_close(c, 0);
-            }
-        } else if (buf_append(&c->in, b->base, (size_t)nread) != BUF_OK) {
-            c->reason = NET_CLOSE_INPUT_CAP;
-            net_conn_close(c, 0);
-        } else {
-            size_t used = feed(c, c->in.data, c->in.len);
-            buf_consume(&c->in, used);
-            if (c->in.len == 0)
-                buf_free(&c->in); /* idle connections own no read memory */
-        }
+        take_input(c, b->base, (size_t)nread);
     } else if (nread < 0) {
         if (!c->closing)
             c->reason = nread == UV_EOF ? NET_CLOSE_PEER : NET_CLOSE_ERROR;
-        /* The peer is gone or half-closed: write nothing more. */
+        /* The peer is gone or done (EOF ends a lingering close too). */
+        c->reading = 0;
         net_conn_close(c, 0);
     }
+    /* While closing, input is read and dropped (see on_shutdown_done). */
 
     if (shared)
         s->read_buf_busy = 0;
