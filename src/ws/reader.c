@@ -210,23 +210,69 @@ static int fast_message(ws_reader_t *r, const uint8_t *p)
     return deliver(r, (const char *)tmp, n);
 }
 
+/* A header is complete in r->fh: judge it and get ready for its payload.
+ * Returns 0 or a negative close code. */
+static int begin_frame(ws_reader_t *r)
+{
+    int e = start_frame(r);
+    if (e)
+        return e;
+    r->in_frame = 1;
+    r->remaining = r->fh.len;
+    r->mask_off = 0;
+    return 0;
+}
+
+/* Completes a header split across feeds from the bytes kept in r->hdr plus
+ * p. Returns the bytes of p used (all of them while still incomplete), or a
+ * negative close code. */
+static ptrdiff_t finish_split_header(ws_reader_t *r, const uint8_t *p, size_t len)
+{
+    size_t have = r->hdr_len;
+    size_t take = WS_MAX_HEADER - have < len ? WS_MAX_HEADER - have : len;
+    memcpy(r->hdr + have, p, take);
+    int hl = ws_frame_header_parse(r->hdr, have + take, &r->fh);
+    if (hl < 0)
+        return hl;
+    if (hl == 0) { /* still short: 14 bytes always decide, so take == len */
+        r->hdr_len = (uint8_t)(have + take);
+        return (ptrdiff_t)take;
+    }
+    r->hdr_len = 0;
+    int e = begin_frame(r);
+    if (e)
+        return e;
+    return (ptrdiff_t)((size_t)hl - have);
+}
+
 ptrdiff_t ws_reader_feed(ws_reader_t *r, const uint8_t *p, size_t len)
 {
     size_t used = 0;
-    while (used < len) {
+    if (r->hdr_len > 0 && len > 0) {
+        ptrdiff_t n = finish_split_header(r, p, len);
+        if (n < 0)
+            return n;
+        used = (size_t)n;
+    }
+    for (;;) {
         if (!r->in_frame) {
-            int hl = ws_frame_header_parse(p + used, len - used, &r->fh);
-            if (hl == 0)
+            if (used == len)
                 break;
+            int hl = ws_frame_header_parse(p + used, len - used, &r->fh);
             if (hl < 0)
                 return hl;
-            int e = start_frame(r);
+            if (hl == 0) {
+                /* Keep the partial header here rather than in the caller's
+                 * input buffer: the caller never has to hold our bytes. */
+                r->hdr_len = (uint8_t)(len - used);
+                memcpy(r->hdr, p + used, len - used);
+                used = len;
+                break;
+            }
+            used += (size_t)hl;
+            int e = begin_frame(r);
             if (e)
                 return e;
-            used += (size_t)hl;
-            r->in_frame = 1;
-            r->remaining = r->fh.len;
-            r->mask_off = 0;
             if (!WS_IS_CONTROL(r->fh.opcode) && r->fh.fin && r->fragments == 1 &&
                 !r->msg_compressed && r->fh.len <= FAST_MAX && r->fh.len <= len - used) {
                 size_t n = (size_t)r->fh.len;
@@ -249,13 +295,14 @@ ptrdiff_t ws_reader_feed(ws_reader_t *r, const uint8_t *p, size_t len)
             used += n;
             r->remaining -= n;
         }
-        if (r->remaining == 0) {
-            int st = end_frame(r);
-            if (st < 0)
-                return st;
-            if (st == STOP)
-                return (ptrdiff_t)used;
-        }
+        if (r->remaining > 0)
+            break; /* all of p went into this frame's payload */
+        /* complete, even when empty and its header ended p */
+        int st = end_frame(r);
+        if (st < 0)
+            return st;
+        if (st == STOP)
+            return (ptrdiff_t)used;
     }
     return (ptrdiff_t)used;
 }

@@ -8,10 +8,12 @@
  * text incrementally (failing at the first bad byte, even in a partial
  * frame), inflates compressed messages with their size capped, and calls
  * back with each whole message and each control frame. The caller owns the
- * state (embed a ws_reader_t) and feeds it bytes; header bytes are not
- * consumed until the header is complete, payload bytes always are.
+ * state (embed a ws_reader_t) and feeds it bytes. Every byte offered is
+ * consumed (a header split across reads is kept in the reader, at most 13
+ * bytes), so the caller's input buffer never holds WebSocket data; the only
+ * exception is a callback asking to stop.
  *
- * Memory: an idle reader owns nothing but the struct (~200 bytes). A message
+ * Memory: an idle reader owns nothing but the struct (~220 bytes). A message
  * that arrives whole in one feed, uncompressed and up to 8 KiB, is unmasked
  * on the stack and delivered without touching the heap; other messages
  * gather in a buffer capped at max_message that is freed when the message is
@@ -58,6 +60,8 @@ typedef struct {
     void *ud;
     uint64_t wire_cap; /* cap on the compressed bytes of one message */
     /* frame in progress */
+    uint8_t hdr[WS_MAX_HEADER]; /* a header split across feeds */
+    uint8_t hdr_len;
     ws_frame_header_t fh;
     uint64_t remaining;
     uint8_t in_frame;
@@ -81,9 +85,9 @@ void ws_reader_init(ws_reader_t *r, const ws_reader_limits_t *lim, const ws_read
 /* Frees the message buffer and inflate stream; the reader may be re-initialised. */
 void ws_reader_free(ws_reader_t *r);
 
-/* Feeds p[0..len). Returns the number of bytes consumed (a partial header at
- * the end is left unconsumed; offer it again with more bytes), or a negative
- * close code after which the reader must not be fed again:
+/* Feeds p[0..len). Returns the number of bytes consumed (len, unless a
+ * callback asked to stop), or a negative close code after which the reader
+ * must not be fed again:
  *   -WS_CLOSE_PROTOCOL (1002): a header error (frame.h), an unmasked frame
  *     when a mask is required, RSV2/RSV3, RSV1 without deflate or on a
  *     control or continuation frame, a continuation with no message started,
