@@ -1,0 +1,179 @@
+/* room.c — room membership of one namespace, and the selection of a
+ * broadcast's receivers.
+ *
+ * What it is: rooms by name (sio__map_t), each an array of members; each
+ * socket keeps the list of its own memberships, so a socket leaves a room
+ * in O(its rooms) and a room loses a member in O(1). A room exists while it
+ * has members, as with Node's in-memory adapter.
+ *
+ * What it is not: no packets, no emits (broadcast.c walks the selection).
+ */
+#include "sio/internal.h"
+
+#include "core/alloc.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+void sio__rooms_init(sio__rooms_t *r)
+{
+    sio__map_init(&r->map);
+    r->gen = 0;
+}
+
+static void room_free(sio__room_t *room)
+{
+    free(room->members);
+    free(room->name);
+    free(room);
+}
+
+void sio__rooms_free(sio__rooms_t *r)
+{
+    size_t cur;
+    sio__hnode_t *n = sio__map_first(&r->map, &cur);
+    while (n) {
+        sio__hnode_t *next = sio__map_next(&r->map, n, &cur);
+        room_free(SIO__CONTAINER(n, sio__room_t, node));
+        n = next;
+    }
+    sio__map_free(&r->map);
+}
+
+sio__room_t *sio__room_find(const sio__rooms_t *r, const char *name, size_t len)
+{
+    sio__hnode_t *n = sio__map_get(&r->map, name, len);
+    return n ? SIO__CONTAINER(n, sio__room_t, node) : NULL;
+}
+
+static ssize_t membership_index(const sio_socket_t *s, const sio__room_t *room)
+{
+    for (size_t i = 0; i < s->nrooms; i++)
+        if (s->rooms[i]->room == room)
+            return (ssize_t)i;
+    return -1;
+}
+
+int sio__room_has(const sio_socket_t *s, const char *name, size_t len)
+{
+    for (size_t i = 0; i < s->nrooms; i++) {
+        const sio__room_t *room = s->rooms[i]->room;
+        if (room->len == len && memcmp(room->name, name, len) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+int sio__room_join(sio__rooms_t *r, sio_socket_t *s, const char *name, size_t len)
+{
+    sio__room_t *room = sio__room_find(r, name, len);
+    if (room && membership_index(s, room) >= 0)
+        return 0;
+    if (!room) {
+        room = xcalloc(1, sizeof *room);
+        room->name = xstrndup(name, len);
+        room->len = len;
+        sio__map_put(&r->map, &room->node, room->name, len);
+    }
+    sio__member_t *m = xmalloc(sizeof *m);
+    m->room = room;
+    m->sock = s;
+    if (room->count == room->cap) {
+        room->cap = room->cap ? room->cap * 2 : 4;
+        room->members = xrealloc(room->members, room->cap * sizeof *room->members);
+    }
+    m->idx = room->count;
+    room->members[room->count++] = m;
+    if (s->nrooms == s->caprooms) {
+        s->caprooms = s->caprooms ? s->caprooms * 2 : 4;
+        s->rooms = xrealloc(s->rooms, s->caprooms * sizeof *s->rooms);
+    }
+    s->rooms[s->nrooms++] = m;
+    return 1;
+}
+
+/* Takes the membership at s->rooms[i] out of both sides. */
+static void drop_membership(sio__rooms_t *r, sio_socket_t *s, size_t i)
+{
+    sio__member_t *m = s->rooms[i];
+    sio__room_t *room = m->room;
+    sio__member_t *last = room->members[--room->count];
+    room->members[m->idx] = last;
+    last->idx = m->idx;
+    s->rooms[i] = s->rooms[--s->nrooms];
+    free(m);
+    if (room->count == 0) {
+        sio__map_del(&r->map, &room->node);
+        room_free(room);
+    }
+}
+
+int sio__room_leave(sio__rooms_t *r, sio_socket_t *s, const char *name, size_t len)
+{
+    sio__room_t *room = sio__room_find(r, name, len);
+    if (!room)
+        return 0;
+    ssize_t i = membership_index(s, room);
+    if (i < 0)
+        return 0;
+    drop_membership(r, s, (size_t)i);
+    return 1;
+}
+
+void sio__room_leave_all(sio__rooms_t *r, sio_socket_t *s)
+{
+    while (s->nrooms)
+        drop_membership(r, s, s->nrooms - 1);
+    free(s->rooms);
+    s->rooms = NULL;
+    s->caprooms = 0;
+}
+
+void sio__sockvec_push(sio__sockvec_t *v, sio_socket_t *s)
+{
+    if (v->n == v->cap) {
+        v->cap = v->cap ? v->cap * 2 : 64;
+        v->v = xrealloc(v->v, v->cap * sizeof *v->v);
+    }
+    v->v[v->n++] = s;
+}
+
+void sio__sockvec_free(sio__sockvec_t *v)
+{
+    free(v->v);
+    memset(v, 0, sizeof *v);
+}
+
+/* Stamps rather than a set: a socket is taken when its mark is not this
+ * selection's generation, and skipped when its except mark is. Each
+ * selection is O(members of the named rooms), allocation-free once the
+ * output vector has grown. */
+void sio__rooms_select(sio__rooms_t *r, sio_socket_t *all, const sio_target_t *t,
+                       sio__sockvec_t *out)
+{
+    uint64_t gen = ++r->gen;
+    out->n = 0;
+    size_t nexcept = t ? t->num_except : 0;
+    for (size_t i = 0; i < nexcept; i++) {
+        sio__room_t *room = sio__room_find(r, t->except[i], strlen(t->except[i]));
+        for (size_t j = 0; room && j < room->count; j++)
+            room->members[j]->sock->xmark = gen;
+    }
+    if (!t || t->num_rooms == 0) {
+        for (sio_socket_t *s = all; s; s = s->nsp_next)
+            if (s->xmark != gen)
+                sio__sockvec_push(out, s);
+        return;
+    }
+    for (size_t i = 0; i < t->num_rooms; i++) {
+        sio__room_t *room = sio__room_find(r, t->rooms[i], strlen(t->rooms[i]));
+        for (size_t j = 0; room && j < room->count; j++) {
+            sio_socket_t *s = room->members[j]->sock;
+            if (s->xmark == gen || s->mark == gen)
+                continue;
+            s->mark = gen;
+            sio__sockvec_push(out, s);
+        }
+    }
+}
