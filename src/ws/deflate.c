@@ -322,8 +322,12 @@ static ws_inflate_result_t inflate_some(z_stream *z, const uint8_t *in, size_t n
         z->avail_out = (uInt)want;
         int rc = inflate(z, Z_SYNC_FLUSH);
         size_t got = want - z->avail_out;
-        if (got > room)
+        if (got > room) {
+            /* Keep exactly what fits, so the caller can judge those bytes
+             * (UTF-8) the same way however the input was split. */
+            buf_append(out, chunk, room);
             return WS_INFLATE_TOO_BIG;
+        }
         if (got > 0 && buf_append(out, chunk, got) != BUF_OK)
             return WS_INFLATE_TOO_BIG;
         if (rc == Z_STREAM_END) {

@@ -90,7 +90,9 @@ void ws_inflater_reset(ws_inflater_t *z);
 /* Inflates in[0..n) and appends the output to out. With end_of_message, the
  * 00 00 FF FF tail that the sender removed is inflated after it. Inflation
  * stops as soon as out would grow past out->max (a decompression bomb costs
- * at most that much): WS_INFLATE_TOO_BIG, out holding what fitted. A final
+ * at most that much): WS_INFLATE_TOO_BIG, out then full (exactly out->max
+ * bytes, the first ones of the output). On WS_INFLATE_BAD_DATA out holds
+ * what was inflated before the bad data. A final
  * deflate block inside the message is accepted and the stream goes on with a
  * fresh context. After an error the stream must be put back, not reused. */
 ws_inflate_result_t ws_inflate(ws_inflater_t *z, const void *in, size_t n, int end_of_message,

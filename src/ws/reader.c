@@ -116,12 +116,18 @@ static int inflate_result(ws_inflate_result_t ir)
     }
 }
 
+/* Text is checked before the inflate result, so a message that is both
+ * invalid and too big gets the same code however its bytes were split: 1007
+ * when its first max_message bytes are not UTF-8, else 1009. */
 static int inflate_and_check(ws_reader_t *r, const uint8_t *p, size_t n, int end)
 {
     size_t old = r->msg.len;
     int e = inflate_result(ws_inflate(r->inflater, p, n, end, &r->msg));
-    if (e == 0 && r->msg.len > old)
-        e = check_text(r, r->msg.data + old, r->msg.len - old);
+    if (r->msg.len > old) {
+        int t = check_text(r, r->msg.data + old, r->msg.len - old);
+        if (t)
+            return t;
+    }
     return e;
 }
 

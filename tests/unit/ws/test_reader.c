@@ -548,6 +548,25 @@ static void test_compressed_errors(void **state)
     put_frame(&s, WS_FIN | WS_RSV1 | WS_OP_TEXT, comp, n, 1);
     assert_string_equal(run(&s, &DEFLATE), "E1007");
 
+    /* invalid early and too big: 1007 however the bytes are split (the
+     * first max_message inflated bytes are judged before the size) */
+    static uint8_t bad_big[3000];
+    memset(bad_big, 'a', sizeof bad_big);
+    bad_big[5] = 0xFF;
+    ws_reader_limits_t small_text = DEFLATE;
+    small_text.max_message = 1000;
+    s.len = 0;
+    n = client_deflate(&z, bad_big, sizeof bad_big, comp, sizeof comp);
+    deflateReset(&z);
+    put_frame(&s, WS_FIN | WS_RSV1 | WS_OP_TEXT, comp, n, 1);
+    assert_string_equal(run(&s, &small_text), "E1007");
+    bad_big[5] = 'a';
+    s.len = 0;
+    n = client_deflate(&z, bad_big, sizeof bad_big, comp, sizeof comp);
+    deflateReset(&z);
+    put_frame(&s, WS_FIN | WS_RSV1 | WS_OP_TEXT, comp, n, 1);
+    assert_string_equal(run(&s, &small_text), "E1009");
+
     /* garbage that is not deflate (reserved block type 3) */
     s.len = 0;
     put_frame(&s, WS_FIN | WS_RSV1 | WS_OP_BINARY, "\xff\xff\xff\xff", 4, 1);
