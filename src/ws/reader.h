@@ -13,7 +13,7 @@
  * bytes), so the caller's input buffer never holds WebSocket data; the only
  * exception is a callback asking to stop.
  *
- * Memory: an idle reader owns nothing but the struct (~220 bytes). A message
+ * Memory: an idle reader owns nothing but the struct (~280 bytes). A message
  * that arrives whole in one feed, uncompressed and up to 8 KiB, is unmasked
  * on the stack and delivered without touching the heap; other messages
  * gather in a buffer capped at max_message that is freed when the message is

@@ -33,7 +33,7 @@
  * (reads only record the time), so idle accounting costs no timer work per
  * read.
  *
- * Memory per open connection: the ws_conn_t (~300 bytes) and nothing else
+ * Memory per open connection: the ws_conn_t (~370 bytes) and nothing else
  * while idle; see reader.h for messages in flight and deflate.h for the
  * compression policy (server_no_context_takeover always; by default
  * client_no_context_takeover too, so zlib state is held only while a
