@@ -11,18 +11,18 @@
 #include <string.h>
 
 enum {
-    C_ASCII,  /* 00..7F */
-    C_80_8F,  /* continuation, low quarter */
-    C_90_9F,  /* continuation, second quarter */
-    C_A0_BF,  /* continuation, upper half */
-    C_BAD,    /* C0, C1 (overlong), F5..FF (beyond U+10FFFF) */
-    C_C2_DF,  /* lead of 2 */
-    C_E0,     /* lead of 3; next must be A0..BF (no overlongs) */
-    C_E1_EF,  /* lead of 3 except E0 and ED */
-    C_ED,     /* lead of 3; next must be 80..9F (no surrogates) */
-    C_F0,     /* lead of 4; next must be 90..BF (no overlongs) */
-    C_F1_F3,  /* lead of 4 */
-    C_F4,     /* lead of 4; next must be 80..8F (<= U+10FFFF) */
+    C_ASCII, /* 00..7F */
+    C_80_8F, /* continuation, low quarter */
+    C_90_9F, /* continuation, second quarter */
+    C_A0_BF, /* continuation, upper half */
+    C_BAD,   /* C0, C1 (overlong), F5..FF (beyond U+10FFFF) */
+    C_C2_DF, /* lead of 2 */
+    C_E0,    /* lead of 3; next must be A0..BF (no overlongs) */
+    C_E1_EF, /* lead of 3 except E0 and ED */
+    C_ED,    /* lead of 3; next must be 80..9F (no surrogates) */
+    C_F0,    /* lead of 4; next must be 90..BF (no overlongs) */
+    C_F1_F3, /* lead of 4 */
+    C_F4,    /* lead of 4; next must be 80..8F (<= U+10FFFF) */
     C_COUNT
 };
 
@@ -32,13 +32,14 @@ enum {
     S_NEED1,  /* one continuation byte owed */
     S_NEED2,
     S_NEED3,
-    S_E0,     /* after E0 */
-    S_ED,     /* after ED */
-    S_F0,     /* after F0 */
-    S_F4,     /* after F4 */
+    S_E0, /* after E0 */
+    S_ED, /* after ED */
+    S_F0, /* after F0 */
+    S_F4, /* after F4 */
     S_COUNT
 };
 
+/* clang-format off */
 static const uint8_t byte_class[256] = {
     /* 00..7F */
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -79,6 +80,7 @@ static const uint8_t transition[S_COUNT][C_COUNT] = {
     [S_F4] =     {R,        S_NEED2, R,       R,       R, R,       R,    R,       R,    R,    R,       R},
 };
 #undef R
+/* clang-format on */
 
 #define HIGH_BITS 0x8080808080808080ULL
 

@@ -32,10 +32,10 @@ struct ws_conn {
     uint16_t peer_code; /* valid when got_close */
     uint16_t sent_code; /* valid when sent_close */
     uint8_t state;
-    uint8_t pinged;      /* an idle ping is out since last_rx */
+    uint8_t pinged; /* an idle ping is out since last_rx */
     uint8_t got_close;
     uint8_t sent_close;
-    uint8_t deflate;     /* permessage-deflate negotiated */
+    uint8_t deflate;      /* permessage-deflate negotiated */
     uint8_t deflate_bits; /* our window for compressing; 0 = never compress */
 };
 
@@ -46,14 +46,16 @@ static const net_conn_handler_t ws_handler;
 static int map_net_err(net_err_t e)
 {
     switch (e) {
-    case NET_OK: return WS_OK;
-    case NET_E_OUTPUT_CAP: return WS_E_OUTPUT_CAP;
-    default: return WS_E_CLOSING;
+    case NET_OK:
+        return WS_OK;
+    case NET_E_OUTPUT_CAP:
+        return WS_E_OUTPUT_CAP;
+    default:
+        return WS_E_CLOSING;
     }
 }
 
-static int write_frame(ws_conn_t *ws, unsigned opcode, unsigned flags, const void *data,
-                       size_t len)
+static int write_frame(ws_conn_t *ws, unsigned opcode, unsigned flags, const void *data, size_t len)
 {
     uint8_t small[WS_MAX_SERVER_HEADER + SMALL_FRAME];
     size_t hl = ws_frame_header_encode(small, opcode, flags, len);

@@ -10,7 +10,7 @@
 #include <zlib.h>
 
 #define INFLATE_POOL_MAX 4
-#define DEFLATE_LEVEL 3   /* chat payloads are small; speed matters more than the last percent */
+#define DEFLATE_LEVEL 3 /* chat payloads are small; speed matters more than the last percent */
 #define DEFLATE_MEM_LEVEL 8
 #define CHUNK 16384
 #define MAX_DEFLATE_INPUT (1u << 30)

@@ -34,7 +34,7 @@ typedef struct {
     uint8_t server_no_context_takeover; /* 1 when present */
     uint8_t client_no_context_takeover; /* 1 when present */
     uint8_t server_max_window_bits;     /* 0 when absent, else 8..15 */
-    uint8_t client_max_window_bits;     /* 0 when absent, 1 when present without a value, else 8..15 */
+    uint8_t client_max_window_bits; /* 0 when absent, 1 when present without a value, else 8..15 */
 } ws_deflate_offer_t;
 
 typedef enum {

@@ -82,8 +82,7 @@ size_t ws_frame_header_encode(uint8_t *out, unsigned opcode, unsigned flags, uin
     return 10;
 }
 
-unsigned ws_unmask(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t mask[4],
-                   unsigned off)
+unsigned ws_unmask(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t mask[4], unsigned off)
 {
     off &= 3u;
     size_t i = 0;

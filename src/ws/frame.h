@@ -51,7 +51,7 @@ typedef enum {
 #define WS_MAX_SERVER_HEADER 10 /* unmasked */
 #define WS_MAX_CONTROL_PAYLOAD 125
 
-#define WS_IS_CONTROL(op) (((op) & 0x8u) != 0)
+#define WS_IS_CONTROL(op) (((op)&0x8u) != 0)
 
 typedef struct {
     uint8_t fin;    /* 1 when FIN is set */
@@ -83,8 +83,7 @@ size_t ws_frame_header_encode(uint8_t *out, unsigned opcode, unsigned flags, uin
  * they must not overlap). off is the position within the payload modulo 4
  * where src starts, so a payload unmasked in pieces gives the same bytes as
  * in one go. Returns the offset for the next piece, (off + n) % 4. */
-unsigned ws_unmask(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t mask[4],
-                   unsigned off);
+unsigned ws_unmask(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t mask[4], unsigned off);
 
 /* True when code may appear in a close frame on the wire: 1000-1003,
  * 1007-1014, 3000-4999. Refused: 0-999, 1004 (reserved), 1005, 1006, 1015

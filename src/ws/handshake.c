@@ -32,8 +32,8 @@ void ws_accept_key(const char *key, size_t key_len, char out[29])
 
 static int is_b64(unsigned char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '+' || c == '/';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+           c == '/';
 }
 
 /* 16 bytes in base64: 22 alphabet characters then "==". */

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FAST_MAX 8192    /* whole small messages are unmasked on the stack */
+#define FAST_MAX 8192     /* whole small messages are unmasked on the stack */
 #define UNMASK_CHUNK 4096 /* compressed payload is unmasked this much at a time */
 
 /* Return values of the frame-level helpers besides negative close codes. */
@@ -110,9 +110,12 @@ static int check_text(ws_reader_t *r, const void *p, size_t n)
 static int inflate_result(ws_inflate_result_t ir)
 {
     switch (ir) {
-    case WS_INFLATE_OK: return 0;
-    case WS_INFLATE_TOO_BIG: return -WS_CLOSE_TOO_BIG;
-    default: return -WS_CLOSE_INVALID_DATA;
+    case WS_INFLATE_OK:
+        return 0;
+    case WS_INFLATE_TOO_BIG:
+        return -WS_CLOSE_TOO_BIG;
+    default:
+        return -WS_CLOSE_INVALID_DATA;
     }
 }
 

@@ -47,10 +47,10 @@ typedef struct {
 } ws_reader_cb_t;
 
 typedef struct {
-    size_t max_message;     /* bytes after inflation; 0 = WS_DEFAULT_MAX_MESSAGE */
-    size_t max_fragments;   /* frames per message; 0 = WS_DEFAULT_MAX_FRAGMENTS */
-    uint8_t require_mask;   /* 1 for a server: unmasked frames are a 1002 */
-    uint8_t deflate;        /* permessage-deflate negotiated: RSV1 allowed on a first frame */
+    size_t max_message;      /* bytes after inflation; 0 = WS_DEFAULT_MAX_MESSAGE */
+    size_t max_fragments;    /* frames per message; 0 = WS_DEFAULT_MAX_FRAGMENTS */
+    uint8_t require_mask;    /* 1 for a server: unmasked frames are a 1002 */
+    uint8_t deflate;         /* permessage-deflate negotiated: RSV1 allowed on a first frame */
     uint8_t client_takeover; /* keep the inflate context from message to message */
 } ws_reader_limits_t;
 

@@ -60,15 +60,15 @@ typedef enum {
 } ws_err_t;
 
 typedef struct {
-    size_t max_message;        /* bytes, after inflation; 1009 beyond; 0 = 1 MiB */
-    size_t max_fragments;      /* frames per message; 1009 beyond; 0 = 1024 */
-    int allow_deflate;         /* negotiate permessage-deflate when offered */
+    size_t max_message;          /* bytes, after inflation; 1009 beyond; 0 = 1 MiB */
+    size_t max_fragments;        /* frames per message; 1009 beyond; 0 = 1024 */
+    int allow_deflate;           /* negotiate permessage-deflate when offered */
     int deflate_client_takeover; /* let clients keep their compression context (better ratio,
                                   * ~40 KiB of inflate state per connection); 0 = ask for
                                   * client_no_context_takeover */
-    size_t deflate_min_size;   /* send messages shorter than this uncompressed; 0 = 64 */
-    uint64_t idle_timeout_ms;  /* 0 = none; see "Idle timeout" above */
-    uint64_t close_timeout_ms; /* wait for the peer's close after ours; 0 = 5000 */
+    size_t deflate_min_size;     /* send messages shorter than this uncompressed; 0 = 64 */
+    uint64_t idle_timeout_ms;    /* 0 = none; see "Idle timeout" above */
+    uint64_t close_timeout_ms;   /* wait for the peer's close after ours; 0 = 5000 */
     /* Origin allowlist, compared case-insensitively and exactly ("https://a.example:8443").
      * NULL/0 = any origin. A request without an Origin header (not a browser) is let in. */
     const char *const *allowed_origins;
@@ -127,9 +127,9 @@ int ws_deflate_enabled(const ws_conn_t *ws);
 /* ---- the opening handshake, as pure functions (handshake.c) ---- */
 
 typedef struct {
-    int status;          /* 101 when accepted; else 400, 403 or 426 */
-    const char *error;   /* why it was refused, for the body and logs; NULL on 101 */
-    char accept[29];     /* Sec-WebSocket-Accept, NUL-terminated (101 only) */
+    int status;        /* 101 when accepted; else 400, 403 or 426 */
+    const char *error; /* why it was refused, for the body and logs; NULL on 101 */
+    char accept[29];   /* Sec-WebSocket-Accept, NUL-terminated (101 only) */
     ws_deflate_agreed_t deflate;
     char extensions[128]; /* Sec-WebSocket-Extensions answer; "" for none */
 } ws_handshake_t;

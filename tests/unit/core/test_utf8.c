@@ -185,7 +185,10 @@ typedef struct {
     int valid;
 } case_t;
 
-#define C(lit, v) {lit, sizeof(lit) - 1, v}
+#define C(lit, v)                                                                                  \
+    {                                                                                              \
+        lit, sizeof(lit) - 1, v                                                                    \
+    }
 
 static const case_t cases[] = {
     /* 6.1 empty, 6.2 valid text */
@@ -199,60 +202,131 @@ static const case_t cases[] = {
     C("\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xf4\x90\x80\x80", 0),
     C("\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xc0\xaf", 0),
     /* 6.5/6.6 single characters and prefixes */
-    C("\xce\xba", 1), C("\xce", 0), C("\xe1\xbd\xb9", 1), C("\xe1\xbd", 0), C("\xe1", 0),
+    C("\xce\xba", 1),
+    C("\xce", 0),
+    C("\xe1\xbd\xb9", 1),
+    C("\xe1\xbd", 0),
+    C("\xe1", 0),
     /* 6.7 first of each length */
-    C("\x00", 1), C("\xc2\x80", 1), C("\xe0\xa0\x80", 1), C("\xf0\x90\x80\x80", 1),
+    C("\x00", 1),
+    C("\xc2\x80", 1),
+    C("\xe0\xa0\x80", 1),
+    C("\xf0\x90\x80\x80", 1),
     /* 6.8 five and six byte forms */
-    C("\xf8\x88\x80\x80\x80", 0), C("\xfc\x84\x80\x80\x80\x80", 0),
+    C("\xf8\x88\x80\x80\x80", 0),
+    C("\xfc\x84\x80\x80\x80\x80", 0),
     /* 6.9 last of each length */
-    C("\x7f", 1), C("\xdf\xbf", 1), C("\xef\xbf\xbf", 1), C("\xf4\x8f\xbf\xbf", 1),
+    C("\x7f", 1),
+    C("\xdf\xbf", 1),
+    C("\xef\xbf\xbf", 1),
+    C("\xf4\x8f\xbf\xbf", 1),
     /* 6.10 beyond */
-    C("\xf7\xbf\xbf\xbf", 0), C("\xfb\xbf\xbf\xbf\xbf", 0), C("\xfd\xbf\xbf\xbf\xbf\xbf", 0),
+    C("\xf7\xbf\xbf\xbf", 0),
+    C("\xfb\xbf\xbf\xbf\xbf", 0),
+    C("\xfd\xbf\xbf\xbf\xbf\xbf", 0),
     /* 6.11 other boundaries */
-    C("\xed\x9f\xbf", 1), C("\xee\x80\x80", 1), C("\xef\xbf\xbd", 1), C("\xf4\x90\x80\x80", 0),
+    C("\xed\x9f\xbf", 1),
+    C("\xee\x80\x80", 1),
+    C("\xef\xbf\xbd", 1),
+    C("\xf4\x90\x80\x80", 0),
     /* 6.12 unexpected continuation bytes */
-    C("\x80", 0), C("\xbf", 0), C("\x80\xbf", 0), C("\x80\xbf\x80", 0), C("\x80\xbf\x80\xbf", 0),
-    C("\x80\xbf\x80\xbf\x80", 0), C("\x80\xbf\x80\xbf\x80\xbf", 0),
+    C("\x80", 0),
+    C("\xbf", 0),
+    C("\x80\xbf", 0),
+    C("\x80\xbf\x80", 0),
+    C("\x80\xbf\x80\xbf", 0),
+    C("\x80\xbf\x80\xbf\x80", 0),
+    C("\x80\xbf\x80\xbf\x80\xbf", 0),
     /* 6.13 lonely start bytes */
-    C("\xc0\x20", 0), C("\xc2\x20", 0), C("\xdf\x20", 0), C("\xe0\x20", 0), C("\xef\x20", 0),
-    C("\xf0\x20", 0), C("\xf7\x20", 0), C("\xf8\x20", 0), C("\xfb\x20", 0), C("\xfc\x20", 0),
+    C("\xc0\x20", 0),
+    C("\xc2\x20", 0),
+    C("\xdf\x20", 0),
+    C("\xe0\x20", 0),
+    C("\xef\x20", 0),
+    C("\xf0\x20", 0),
+    C("\xf7\x20", 0),
+    C("\xf8\x20", 0),
+    C("\xfb\x20", 0),
+    C("\xfc\x20", 0),
     C("\xfd\x20", 0),
     /* 6.14 last byte missing */
-    C("\xc0", 0), C("\xe0\x80", 0), C("\xf0\x80\x80", 0), C("\xf8\x80\x80\x80", 0),
-    C("\xfc\x80\x80\x80\x80", 0), C("\xdf", 0), C("\xef\xbf", 0), C("\xf7\xbf\xbf", 0),
-    C("\xfb\xbf\xbf\xbf", 0), C("\xfd\xbf\xbf\xbf\xbf", 0), C("\xc2", 0), C("\xe0\xa0", 0),
-    C("\xf0\x90\x80", 0), C("\xf4\x8f\xbf", 0),
+    C("\xc0", 0),
+    C("\xe0\x80", 0),
+    C("\xf0\x80\x80", 0),
+    C("\xf8\x80\x80\x80", 0),
+    C("\xfc\x80\x80\x80\x80", 0),
+    C("\xdf", 0),
+    C("\xef\xbf", 0),
+    C("\xf7\xbf\xbf", 0),
+    C("\xfb\xbf\xbf\xbf", 0),
+    C("\xfd\xbf\xbf\xbf\xbf", 0),
+    C("\xc2", 0),
+    C("\xe0\xa0", 0),
+    C("\xf0\x90\x80", 0),
+    C("\xf4\x8f\xbf", 0),
     /* 6.15 concatenated incomplete sequences */
     C("\xc0\xe0\x80\xf0\x80\x80\xf8\x80\x80\x80\xfc\x80\x80\x80\x80\xdf\xef\xbf\xf7\xbf\xbf"
       "\xfb\xbf\xbf\xbf\xfd\xbf\xbf\xbf\xbf",
       0),
     /* 6.16 impossible bytes */
-    C("\xfe", 0), C("\xff", 0), C("\xfe\xfe\xff\xff", 0),
+    C("\xfe", 0),
+    C("\xff", 0),
+    C("\xfe\xfe\xff\xff", 0),
     /* 6.17 overlong slash */
-    C("\xc0\xaf", 0), C("\xe0\x80\xaf", 0), C("\xf0\x80\x80\xaf", 0), C("\xf8\x80\x80\x80\xaf", 0),
+    C("\xc0\xaf", 0),
+    C("\xe0\x80\xaf", 0),
+    C("\xf0\x80\x80\xaf", 0),
+    C("\xf8\x80\x80\x80\xaf", 0),
     C("\xfc\x80\x80\x80\x80\xaf", 0),
     /* 6.18 maximum overlongs */
-    C("\xc1\xbf", 0), C("\xe0\x9f\xbf", 0), C("\xf0\x8f\xbf\xbf", 0),
-    C("\xf8\x87\xbf\xbf\xbf", 0), C("\xfc\x83\xbf\xbf\xbf\xbf", 0),
+    C("\xc1\xbf", 0),
+    C("\xe0\x9f\xbf", 0),
+    C("\xf0\x8f\xbf\xbf", 0),
+    C("\xf8\x87\xbf\xbf\xbf", 0),
+    C("\xfc\x83\xbf\xbf\xbf\xbf", 0),
     /* 6.19 overlong NUL */
-    C("\xc0\x80", 0), C("\xe0\x80\x80", 0), C("\xf0\x80\x80\x80", 0), C("\xf8\x80\x80\x80\x80", 0),
+    C("\xc0\x80", 0),
+    C("\xe0\x80\x80", 0),
+    C("\xf0\x80\x80\x80", 0),
+    C("\xf8\x80\x80\x80\x80", 0),
     C("\xfc\x80\x80\x80\x80\x80", 0),
     /* 6.20 single surrogates */
-    C("\xed\xa0\x80", 0), C("\xed\xad\xbf", 0), C("\xed\xae\x80", 0), C("\xed\xaf\xbf", 0),
-    C("\xed\xb0\x80", 0), C("\xed\xbe\x80", 0), C("\xed\xbf\xbf", 0),
+    C("\xed\xa0\x80", 0),
+    C("\xed\xad\xbf", 0),
+    C("\xed\xae\x80", 0),
+    C("\xed\xaf\xbf", 0),
+    C("\xed\xb0\x80", 0),
+    C("\xed\xbe\x80", 0),
+    C("\xed\xbf\xbf", 0),
     /* 6.21 paired surrogates */
-    C("\xed\xa0\x80\xed\xb0\x80", 0), C("\xed\xa0\x80\xed\xbf\xbf", 0),
-    C("\xed\xad\xbf\xed\xb0\x80", 0), C("\xed\xad\xbf\xed\xbf\xbf", 0),
-    C("\xed\xae\x80\xed\xb0\x80", 0), C("\xed\xae\x80\xed\xbf\xbf", 0),
-    C("\xed\xaf\xbf\xed\xb0\x80", 0), C("\xed\xaf\xbf\xed\xbf\xbf", 0),
+    C("\xed\xa0\x80\xed\xb0\x80", 0),
+    C("\xed\xa0\x80\xed\xbf\xbf", 0),
+    C("\xed\xad\xbf\xed\xb0\x80", 0),
+    C("\xed\xad\xbf\xed\xbf\xbf", 0),
+    C("\xed\xae\x80\xed\xb0\x80", 0),
+    C("\xed\xae\x80\xed\xbf\xbf", 0),
+    C("\xed\xaf\xbf\xed\xb0\x80", 0),
+    C("\xed\xaf\xbf\xed\xbf\xbf", 0),
     /* 6.22 noncharacters are valid UTF-8 */
-    C("\xef\xbf\xbe", 1), C("\xef\xbf\xbf", 1), C("\xf0\x9f\xbf\xbe", 1), C("\xf0\x9f\xbf\xbf", 1),
-    C("\xf0\xaf\xbf\xbe", 1), C("\xf3\xbf\xbf\xbf", 1), C("\xf4\x8f\xbf\xbe", 1),
-    C("\xef\xb7\x90", 1), C("\xef\xb7\xaf", 1),
+    C("\xef\xbf\xbe", 1),
+    C("\xef\xbf\xbf", 1),
+    C("\xf0\x9f\xbf\xbe", 1),
+    C("\xf0\x9f\xbf\xbf", 1),
+    C("\xf0\xaf\xbf\xbe", 1),
+    C("\xf3\xbf\xbf\xbf", 1),
+    C("\xf4\x8f\xbf\xbe", 1),
+    C("\xef\xb7\x90", 1),
+    C("\xef\xb7\xaf", 1),
     /* 6.23 replacement character; long mixed text crossing the word fast path */
     C("\xef\xbf\xbd", 1),
-    C("abcdefghijklmnopqrstuvwxyz\xc3\xa9" "abcdefgh\xf0\x9f\x98\x80" "12345678901234567890", 1),
-    C("abcdefghijklmnopqrstuvwxyz\xc3\xa9" "abcdefgh\xf0\x9f\x98" "12345678901234567890", 0),
+    C("abcdefghijklmnopqrstuvwxyz\xc3\xa9"
+      "abcdefgh\xf0\x9f\x98\x80"
+      "12345678901234567890",
+      1),
+    C("abcdefghijklmnopqrstuvwxyz\xc3\xa9"
+      "abcdefgh\xf0\x9f\x98"
+      "12345678901234567890",
+      0),
     C("abcdefghijklmnop\xed\xa0\x80qrstuvwxyz", 0),
 };
 
@@ -363,7 +437,8 @@ static void test_random_against_reference(void **state)
         int dc;
         size_t got = dfa_check_split(s, len, cuts, nc, &dc);
         if (got != ref || dc != rc) {
-            fprintf(stderr, "iter %d len %zu: got %zu/%d want %zu/%d\n", iter, len, got, dc, ref, rc);
+            fprintf(stderr, "iter %d len %zu: got %zu/%d want %zu/%d\n", iter, len, got, dc, ref,
+                    rc);
             fail();
         }
     }
@@ -376,17 +451,18 @@ static void test_boundary(void **state)
     assert_int_equal(utf8_boundary("ab\xc3", 3), 2);
     assert_int_equal(utf8_boundary("ab\xe2\x82", 4), 2);
     assert_int_equal(utf8_boundary("ab\xe2\x82\xac", 5), 5);
-    assert_int_equal(utf8_boundary("a\xff" "bc", 4), 1);
+    assert_int_equal(utf8_boundary("a\xff"
+                                   "bc",
+                                   4),
+                     1);
     assert_int_equal(utf8_boundary("", 0), 0);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cases_every_split),
-        cmocka_unit_test(test_fail_offsets),
-        cmocka_unit_test(test_every_code_point),
-        cmocka_unit_test(test_random_against_reference),
+        cmocka_unit_test(test_cases_every_split), cmocka_unit_test(test_fail_offsets),
+        cmocka_unit_test(test_every_code_point),  cmocka_unit_test(test_random_against_reference),
         cmocka_unit_test(test_boundary),
     };
     int r = cmocka_run_group_tests(tests, NULL, NULL);

@@ -50,8 +50,19 @@ static int parse_bytewise(const uint8_t *h, size_t n, ws_frame_header_t *out)
 static void test_every_length_form(void **state)
 {
     (void)state;
-    static const uint64_t lens[] = {0, 1, 100, 125, 126, 127, 1000, 65535, 65536, 65537,
-                                    1u << 24, 0xFFFFFFFFull, 0x100000000ull,
+    static const uint64_t lens[] = {0,
+                                    1,
+                                    100,
+                                    125,
+                                    126,
+                                    127,
+                                    1000,
+                                    65535,
+                                    65536,
+                                    65537,
+                                    1u << 24,
+                                    0xFFFFFFFFull,
+                                    0x100000000ull,
                                     0x7FFFFFFFFFFFFFFFull};
     static const uint8_t mask[4] = {0x12, 0x34, 0x56, 0x78};
     for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
@@ -179,10 +190,10 @@ static void test_unmask_pieces(void **state)
 static void test_close_codes(void **state)
 {
     (void)state;
-    static const unsigned valid[] = {1000, 1001, 1002, 1003, 1007, 1008, 1009,
-                                     1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999};
-    static const unsigned invalid[] = {0, 1, 999, 1004, 1005, 1006, 1015, 1016, 1100,
-                                       2000, 2999, 5000, 65535};
+    static const unsigned valid[] = {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010,
+                                     1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999};
+    static const unsigned invalid[] = {0,    1,    999,  1004, 1005, 1006, 1015,
+                                       1016, 1100, 2000, 2999, 5000, 65535};
     for (size_t i = 0; i < sizeof valid / sizeof valid[0]; i++) {
         assert_true(ws_close_code_valid(valid[i]));
         uint8_t p[2] = {(uint8_t)(valid[i] >> 8), (uint8_t)valid[i]};
@@ -226,8 +237,7 @@ static void test_close_payloads(void **state)
                      -WS_CLOSE_INVALID_DATA);
     /* an invalid code wins over an invalid reason */
     const uint8_t both[] = {0x03, 0xED, 0xFF};
-    assert_int_equal(ws_close_payload_parse(both, sizeof both, &code, &r, &rl),
-                     -WS_CLOSE_PROTOCOL);
+    assert_int_equal(ws_close_payload_parse(both, sizeof both, &code, &r, &rl), -WS_CLOSE_PROTOCOL);
 }
 
 static void test_close_build(void **state)
@@ -258,16 +268,19 @@ static void test_close_build(void **state)
     size_t rl;
     assert_int_equal(ws_close_payload_parse(p, 125, &code, &r, &rl), 0);
     /* invalid UTF-8 in a reason is cut before the bad byte */
-    assert_int_equal(ws_close_payload_build(p, 1000, "ok\xff" "no"), 4);
+    assert_int_equal(ws_close_payload_build(p, 1000,
+                                            "ok\xff"
+                                            "no"),
+                     4);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_every_length_form),  cmocka_unit_test(test_flags_and_opcodes),
+        cmocka_unit_test(test_every_length_form),   cmocka_unit_test(test_flags_and_opcodes),
         cmocka_unit_test(test_control_frame_rules), cmocka_unit_test(test_non_minimal_lengths),
-        cmocka_unit_test(test_unmask_pieces),      cmocka_unit_test(test_close_codes),
-        cmocka_unit_test(test_close_payloads),     cmocka_unit_test(test_close_build),
+        cmocka_unit_test(test_unmask_pieces),       cmocka_unit_test(test_close_codes),
+        cmocka_unit_test(test_close_payloads),      cmocka_unit_test(test_close_build),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

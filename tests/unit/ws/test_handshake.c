@@ -165,30 +165,30 @@ static void test_origins(void **state)
     static const char *const allowed[] = {"https://chat.example", "http://localhost:3000"};
     ws_config_t cfg = {.allowed_origins = allowed, .num_allowed_origins = 2};
     ws_handshake_t hs;
-    assert_int_equal(check("GET / HTTP/1.1\r\n" GOOD_HEAD "Origin: https://chat.example\r\n\r\n",
-                           &cfg, &hs),
-                     101);
-    assert_int_equal(check("GET / HTTP/1.1\r\n" GOOD_HEAD "Origin: HTTP://LOCALHOST:3000\r\n\r\n",
-                           &cfg, &hs),
-                     101);
-    assert_int_equal(check("GET / HTTP/1.1\r\n" GOOD_HEAD "Origin: https://evil.example\r\n\r\n",
+    assert_int_equal(
+        check("GET / HTTP/1.1\r\n" GOOD_HEAD "Origin: https://chat.example\r\n\r\n", &cfg, &hs),
+        101);
+    assert_int_equal(
+        check("GET / HTTP/1.1\r\n" GOOD_HEAD "Origin: HTTP://LOCALHOST:3000\r\n\r\n", &cfg, &hs),
+        101);
+    assert_int_equal(
+        check("GET / HTTP/1.1\r\n" GOOD_HEAD "Origin: https://evil.example\r\n\r\n", &cfg, &hs),
+        403);
+    assert_int_equal(check("GET / HTTP/1.1\r\n" GOOD_HEAD
+                           "Origin: https://chat.example.evil\r\n\r\n",
                            &cfg, &hs),
                      403);
     assert_int_equal(
-        check("GET / HTTP/1.1\r\n" GOOD_HEAD "Origin: https://chat.example.evil\r\n\r\n", &cfg,
-              &hs),
+        check("GET / HTTP/1.1\r\n" GOOD_HEAD "Origin: https://chat.exampl\r\n\r\n", &cfg, &hs),
         403);
-    assert_int_equal(check("GET / HTTP/1.1\r\n" GOOD_HEAD "Origin: https://chat.exampl\r\n\r\n",
-                           &cfg, &hs),
-                     403);
     assert_int_equal(check("GET / HTTP/1.1\r\n" GOOD_HEAD "Origin: null\r\n\r\n", &cfg, &hs), 403);
     /* no Origin: not a browser, let in */
     assert_int_equal(check("GET / HTTP/1.1\r\n" GOOD_HEAD "\r\n", &cfg, &hs), 101);
     /* no allowlist: anything */
     ws_config_t open = {0};
-    assert_int_equal(check("GET / HTTP/1.1\r\n" GOOD_HEAD "Origin: https://evil.example\r\n\r\n",
-                           &open, &hs),
-                     101);
+    assert_int_equal(
+        check("GET / HTTP/1.1\r\n" GOOD_HEAD "Origin: https://evil.example\r\n\r\n", &open, &hs),
+        101);
 }
 
 static void test_extensions(void **state)
@@ -198,11 +198,12 @@ static void test_extensions(void **state)
     ws_handshake_t hs;
     char out[1024];
 
-    assert_int_equal(check("GET / HTTP/1.1\r\n" GOOD_HEAD
-                           "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
-                           "\r\n",
-                           &cfg, &hs),
-                     101);
+    assert_int_equal(
+        check("GET / HTTP/1.1\r\n" GOOD_HEAD
+              "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+              "\r\n",
+              &cfg, &hs),
+        101);
     assert_int_equal(hs.deflate.enabled, 1);
     ws_handshake_response(&hs, out, sizeof out);
     assert_non_null(strstr(out, "\r\nSec-WebSocket-Extensions: permessage-deflate; "

@@ -169,10 +169,10 @@ static const char *run(const stream_t *s, const ws_reader_limits_t *lim)
     return r0.log;
 }
 
-static const ws_reader_limits_t SERVER = {.max_message = 1 << 20, .max_fragments = 16,
-                                          .require_mask = 1};
-static const ws_reader_limits_t DEFLATE = {.max_message = 1 << 20, .max_fragments = 16,
-                                           .require_mask = 1, .deflate = 1};
+static const ws_reader_limits_t SERVER = {
+    .max_message = 1 << 20, .max_fragments = 16, .require_mask = 1};
+static const ws_reader_limits_t DEFLATE = {
+    .max_message = 1 << 20, .max_fragments = 16, .require_mask = 1, .deflate = 1};
 
 /* ---- plain messages ---- */
 
@@ -189,7 +189,7 @@ static void test_messages(void **state)
     FRAME(&s, WS_FIN | WS_OP_TEXT, "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5");
     FRAME(&s, WS_FIN | WS_OP_PING, ""); /* empty and last: its header ends the input */
     assert_string_equal(run(&s, &SERVER), "T:hello|B:000102|T:|ping:p1|pong:|"
-                                           "T:\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5|ping:|");
+                                          "T:\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5|ping:|");
 }
 
 static void test_large_lengths(void **state)
@@ -202,8 +202,8 @@ static void test_large_lengths(void **state)
     big[0] = 0xAB;
     big[sizeof big - 1] = 0xCD;
     s.len = 0;
-    put_frame(&s, WS_FIN | WS_OP_BINARY, big, 126, 1);   /* 16-bit form, smallest */
-    put_frame(&s, WS_FIN | WS_OP_BINARY, big, 9000, 1);  /* over the stack fast path */
+    put_frame(&s, WS_FIN | WS_OP_BINARY, big, 126, 1);  /* 16-bit form, smallest */
+    put_frame(&s, WS_FIN | WS_OP_BINARY, big, 9000, 1); /* over the stack fast path */
     char want[64];
     snprintf(want, sizeof want, "B#126:ab%02x|B#9000:ab%02x|", big[125], big[8999]);
     assert_string_equal(run(&s, &SERVER), want);
@@ -225,7 +225,9 @@ static void test_fragments_with_control_between(void **state)
     FRAME(&s, WS_FIN | WS_OP_CONT, "\xba!");
     FRAME(&s, WS_OP_BINARY, "ab");
     FRAME(&s, WS_FIN | WS_OP_CONT, "cd");
-    FRAME(&s, WS_FIN | WS_OP_CLOSE, "\x03\xe8" "bye");
+    FRAME(&s, WS_FIN | WS_OP_CLOSE,
+          "\x03\xe8"
+          "bye");
     FRAME(&s, WS_FIN | WS_OP_TEXT, "after close");
     size_t consumed;
     rec_t r;
@@ -238,8 +240,7 @@ static void test_fragments_with_control_between(void **state)
 
 /* ---- protocol errors ---- */
 
-static void expect_error(void (*build)(stream_t *), const ws_reader_limits_t *lim,
-                         const char *want)
+static void expect_error(void (*build)(stream_t *), const ws_reader_limits_t *lim, const char *want)
 {
     static stream_t s;
     s.len = 0;
@@ -247,7 +248,10 @@ static void expect_error(void (*build)(stream_t *), const ws_reader_limits_t *li
     assert_string_equal(run(&s, lim), want);
 }
 
-static void b_cont_first(stream_t *s) { FRAME(s, WS_FIN | WS_OP_CONT, "x"); }
+static void b_cont_first(stream_t *s)
+{
+    FRAME(s, WS_FIN | WS_OP_CONT, "x");
+}
 static void b_text_in_text(stream_t *s)
 {
     FRAME(s, WS_OP_TEXT, "a");
@@ -264,10 +268,22 @@ static void b_unmasked(stream_t *s)
     FRAME(s, WS_FIN | WS_OP_TEXT, "ok");
     put_frame(s, WS_FIN | WS_OP_TEXT, "no", 2, 0);
 }
-static void b_rsv2(stream_t *s) { FRAME(s, WS_FIN | WS_RSV2 | WS_OP_TEXT, "x"); }
-static void b_rsv3(stream_t *s) { FRAME(s, WS_FIN | WS_RSV3 | WS_OP_BINARY, "x"); }
-static void b_rsv1(stream_t *s) { FRAME(s, WS_FIN | WS_RSV1 | WS_OP_TEXT, "x"); }
-static void b_rsv1_ping(stream_t *s) { FRAME(s, WS_FIN | WS_RSV1 | WS_OP_PING, ""); }
+static void b_rsv2(stream_t *s)
+{
+    FRAME(s, WS_FIN | WS_RSV2 | WS_OP_TEXT, "x");
+}
+static void b_rsv3(stream_t *s)
+{
+    FRAME(s, WS_FIN | WS_RSV3 | WS_OP_BINARY, "x");
+}
+static void b_rsv1(stream_t *s)
+{
+    FRAME(s, WS_FIN | WS_RSV1 | WS_OP_TEXT, "x");
+}
+static void b_rsv1_ping(stream_t *s)
+{
+    FRAME(s, WS_FIN | WS_RSV1 | WS_OP_PING, "");
+}
 static void b_rsv1_cont(stream_t *s)
 {
     FRAME(s, WS_OP_BINARY, "a");
@@ -278,8 +294,14 @@ static void b_opcode3(stream_t *s)
     FRAME(s, WS_FIN | WS_OP_TEXT, "ok");
     FRAME(s, WS_FIN | 0x3, "x");
 }
-static void b_opcode_b(stream_t *s) { FRAME(s, WS_FIN | 0xB, "x"); }
-static void b_ping_nofin(stream_t *s) { FRAME(s, WS_OP_PING, "x"); }
+static void b_opcode_b(stream_t *s)
+{
+    FRAME(s, WS_FIN | 0xB, "x");
+}
+static void b_ping_nofin(stream_t *s)
+{
+    FRAME(s, WS_OP_PING, "x");
+}
 static void b_ping_126(stream_t *s)
 {
     static uint8_t p[126];
@@ -292,14 +314,38 @@ static void b_ping_125(stream_t *s)
     put_frame(s, WS_FIN | WS_OP_PING, p, sizeof p, 1);
     FRAME(s, WS_FIN | WS_OP_TEXT, "k");
 }
-static void b_close_1byte(stream_t *s) { FRAME(s, WS_FIN | WS_OP_CLOSE, "\x03"); }
-static void b_close_1005(stream_t *s) { FRAME(s, WS_FIN | WS_OP_CLOSE, "\x03\xed"); }
-static void b_close_999(stream_t *s) { FRAME(s, WS_FIN | WS_OP_CLOSE, "\x03\xe7"); }
-static void b_close_2999(stream_t *s) { FRAME(s, WS_FIN | WS_OP_CLOSE, "\x0b\xb7"); }
-static void b_close_5000(stream_t *s) { FRAME(s, WS_FIN | WS_OP_CLOSE, "\x13\x88"); }
-static void b_close_bad_reason(stream_t *s) { FRAME(s, WS_FIN | WS_OP_CLOSE, "\x03\xe8\xc0\xaf"); }
-static void b_close_empty(stream_t *s) { FRAME(s, WS_FIN | WS_OP_CLOSE, ""); }
-static void b_close_4999(stream_t *s) { FRAME(s, WS_FIN | WS_OP_CLOSE, "\x13\x87"); }
+static void b_close_1byte(stream_t *s)
+{
+    FRAME(s, WS_FIN | WS_OP_CLOSE, "\x03");
+}
+static void b_close_1005(stream_t *s)
+{
+    FRAME(s, WS_FIN | WS_OP_CLOSE, "\x03\xed");
+}
+static void b_close_999(stream_t *s)
+{
+    FRAME(s, WS_FIN | WS_OP_CLOSE, "\x03\xe7");
+}
+static void b_close_2999(stream_t *s)
+{
+    FRAME(s, WS_FIN | WS_OP_CLOSE, "\x0b\xb7");
+}
+static void b_close_5000(stream_t *s)
+{
+    FRAME(s, WS_FIN | WS_OP_CLOSE, "\x13\x88");
+}
+static void b_close_bad_reason(stream_t *s)
+{
+    FRAME(s, WS_FIN | WS_OP_CLOSE, "\x03\xe8\xc0\xaf");
+}
+static void b_close_empty(stream_t *s)
+{
+    FRAME(s, WS_FIN | WS_OP_CLOSE, "");
+}
+static void b_close_4999(stream_t *s)
+{
+    FRAME(s, WS_FIN | WS_OP_CLOSE, "\x13\x87");
+}
 static void b_nonminimal(stream_t *s)
 {
     /* 16-bit length 5 */
@@ -350,7 +396,10 @@ static void b_text_ends_mid_char(stream_t *s)
     FRAME(s, WS_OP_TEXT, "ok");
     FRAME(s, WS_FIN | WS_OP_CONT, "\xe2\x82");
 }
-static void b_binary_any_bytes(stream_t *s) { FRAME(s, WS_FIN | WS_OP_BINARY, "\xff\xfe"); }
+static void b_binary_any_bytes(stream_t *s)
+{
+    FRAME(s, WS_FIN | WS_OP_BINARY, "\xff\xfe");
+}
 
 static void test_utf8(void **state)
 {
