@@ -173,7 +173,10 @@ int sio__send_simple(sio__client_t *c, sio_type_t type, const char *nsp, size_t 
                  sio_strerror(err));
         return SIO_E_INVALID;
     }
-    return eio_send(c->eio, 0, srv->enc.data, srv->enc.len) == 0 ? SIO_OK : SIO_E_CLOSED;
+    int r = eio_send(c->eio, 0, srv->enc.data, srv->enc.len) == 0 ? SIO_OK : SIO_E_CLOSED;
+    if (srv->enc.cap > 65536)
+        buf_free(&srv->enc);
+    return r;
 }
 
 int sio_emit(sio_socket_t *s, const char *event, json_t *args, const sio_bin_t *bins, size_t nbins)
