@@ -550,6 +550,8 @@ static int on_poll_payload(eio_socket_t *s, const char *body, size_t len)
     eio_payload_iter_t it;
     eio_packet_t p;
     eio_err_t err;
+    if (len == 0)
+        return -1; /* an empty payload is malformed */
     eio_payload_iter_init(&it, body, len);
     while (s->state == S_OPEN && (err = eio_payload_next(&it, &p)) == EIO_OK) {
         if (p.kind == EIO_DATA_BASE64) {
@@ -727,11 +729,49 @@ static void handle_handshake(eio_server_t *srv, http_exchange_t *ex, int websock
     respond_text(srv, ex, 200, "text/plain; charset=UTF-8", open, n);
 }
 
+/* A poll that raced an upgrade: its 400 waits a moment, so what the session
+ * already sent on the WebSocket (the 3probe) reaches the client first. */
+typedef struct {
+    uv_timer_t timer;
+    eio_server_t *srv;
+    http_exchange_t *ex;
+} late_refusal_t;
+
+static void late_refusal_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void late_refusal_fire(uv_timer_t *t)
+{
+    late_refusal_t *lr = t->data;
+    if (lr->ex)
+        respond_error(lr->srv, lr->ex, EIO_ERR_BAD_REQUEST);
+    uv_close((uv_handle_t *)&lr->timer, late_refusal_closed);
+}
+
+static void late_refusal_abort(http_exchange_t *ex, void *ud)
+{
+    late_refusal_t *lr = ud;
+    lr->ex = NULL; /* the connection went first; the timer just frees */
+}
+
+static void refuse_late(eio_server_t *srv, http_exchange_t *ex)
+{
+    late_refusal_t *lr = xcalloc(1, sizeof *lr);
+    lr->srv = srv;
+    lr->ex = ex;
+    uv_timer_init(srv->loop, &lr->timer);
+    lr->timer.data = lr;
+    http_defer(ex, late_refusal_abort, lr);
+    uv_timer_start(&lr->timer, late_refusal_fire, 20, 0);
+}
+
 static void handle_poll(eio_server_t *srv, eio_socket_t *s, http_exchange_t *ex)
 {
     const http_request_t *req = http_ex_request(ex);
     if (s->transport != EIO_TRANSPORT_POLLING) {
-        respond_error(srv, ex, EIO_ERR_BAD_REQUEST);
+        refuse_late(srv, ex);
         return;
     }
     if (req->method == HTTP_GET) {

@@ -105,7 +105,7 @@ const http_request_t *http_ex_request(const http_exchange_t *ex)
 const char *http_ex_body(const http_exchange_t *ex, size_t *len)
 {
     *len = ex->body_len;
-    return ex->body;
+    return ex->body ? ex->body : ""; /* never NULL, so callers may do pointer arithmetic */
 }
 
 net_conn_t *http_ex_conn(const http_exchange_t *ex)
