@@ -23,6 +23,7 @@ const EXPIRY_MS = 10000;
 const GRACE_MS = 5000;
 
 let p;
+let stopped = false;
 
 // Connects as user (device optional); records every event the socket gets.
 async function as(user, device) {
@@ -417,7 +418,13 @@ test('presence: an invisible device neither shows nor lingers', async () => {
 test('the server exits cleanly (no sanitizer report)', async () => {
   if (!p) return;
   const code = await p.stop();
+  stopped = true;
   assert.strictEqual(code, 0, 'exit 0:\n' + p.stderr().slice(-3000));
+});
+
+// With TEST_ONLY the stop above may not run: never leave the server behind.
+process.on('exit', () => {
+  if (p && !stopped) try { process.kill(p.pid, 'SIGKILL'); } catch (e) { /* already gone */ }
 });
 
 run();

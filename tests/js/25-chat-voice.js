@@ -17,6 +17,7 @@ const { startParley, request } = require('./lib/parley');
 const ENV = { PARLEY_LOG_LEVEL: 'info', PARLEY_DEFAULT_CHANNELS: '' };
 
 let p;
+let stopped = false;
 
 async function as(user, device) {
   if (!p) p = await startParley({ env: ENV });
@@ -297,7 +298,13 @@ test('voice and rtc:signal: bad input is refused precisely and changes nothing',
 test('the server exits cleanly (no sanitizer report)', async () => {
   if (!p) return;
   const code = await p.stop();
+  stopped = true;
   assert.strictEqual(code, 0, 'exit 0:\n' + p.stderr().slice(-3000));
+});
+
+// With TEST_ONLY the stop above may not run: never leave the server behind.
+process.on('exit', () => {
+  if (p && !stopped) try { process.kill(p.pid, 'SIGKILL'); } catch (e) { /* already gone */ }
 });
 
 run();
