@@ -7,9 +7,9 @@ what=${1:-run}
 cd "$(dirname "$0")/.."
 
 pkgs="build-essential cmake pkg-config libuv1-dev libssl-dev zlib1g-dev
-      libjansson-dev libsqlite3-dev"
+      libjansson-dev libsqlite3-dev nodejs npm"
 case "$what" in
-  test|bench) pkgs="$pkgs clang libclang-rt-14-dev libcmocka-dev nodejs npm" ;;
+  test|bench) pkgs="$pkgs clang libclang-rt-14-dev libcmocka-dev" ;;
 esac
 case "$what" in
   bench) pkgs="$pkgs util-linux" ;;
@@ -33,9 +33,10 @@ if [ -n "$missing" ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing
 fi
 
+# npm packages: the socket.io browser bundle that `parley serve` hands out
+# at /socket.io/socket.io.js, and the Node tools for tests and benchmarks.
 case "$what" in
-  test|bench)
-    # Node tools for tests and benchmarks (socket.io-client, ws, ...).
+  run|test|bench)
     if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
       npm ci --no-audit --no-fund --loglevel=error
     fi ;;

@@ -4,13 +4,19 @@
  * the HTTP routes (/health, static web client) and the signal handling that
  * drains connections on SIGTERM/SIGINT.
  */
+#include "chat/auth.h"
+#include "chat/chat.h"
 #include "core/alloc.h"
+#include "core/buf.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "http/server.h"
 #include "http/static.h"
 #include "net/net.h"
+#include "sio/sio.h"
+#include "store/store.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +34,23 @@ typedef struct {
     size_t max_body;
     int64_t head_timeout_ms;
     char *allowed_origins;
+    char *jwt_secret;
+    char *jwt_alg;
+    char *jwt_public_key;
+    int insecure_open;
+    char *default_channels;
+    char *store_sync;
+    int recovery;
+    int64_t max_disconnection_ms;
+    int64_t ping_interval_ms;
+    int64_t ping_timeout_ms;
+    size_t max_payload;
+    int64_t connect_timeout_ms;
+    int64_t max_sockets_per_user;
+    int64_t send_rate, send_burst, event_rate, event_burst;
+    char *client_dir;
+    char *database_url;
+    char *redis_url;
 } serve_settings_t;
 
 static serve_settings_t S;
@@ -50,12 +73,54 @@ static const config_option_t serve_options[] = {
      "a request head must arrive within this (slowloris guard)", 100, 3600000},
     {"allowed-origins", CFG_STRING, &S.allowed_origins, "",
      "comma-separated Origin allowlist for WebSocket and CORS (empty: any)", 0, 0},
+    {"jwt-secret", CFG_STRING, &S.jwt_secret, "",
+     "HS256 secret; with it (or --jwt-public-key) clients sign in with a JWT", 0, 0},
+    {"jwt-alg", CFG_STRING, &S.jwt_alg, "HS256", "the only JWT algorithm accepted: HS256, RS256 or ES256",
+     0, 0},
+    {"jwt-public-key", CFG_STRING, &S.jwt_public_key, "",
+     "PEM file with the RS256/ES256 public key", 0, 0},
+    {"insecure-open", CFG_BOOL, &S.insecure_open, "false",
+     "allow open mode (sign-in by name, no JWT) on a non-loopback address", 0, 0},
+    {"default-channels", CFG_STRING, &S.default_channels, "general",
+     "comma-separated public channels every new user joins (empty: none)", 0, 0},
+    {"store-sync", CFG_STRING, &S.store_sync, "normal",
+     "normal (durable across crashes) or full (also across power loss)", 0, 0},
+    {"recovery", CFG_BOOL, &S.recovery, "true",
+     "Socket.IO connection state recovery (socket.recovered after short cuts)", 0, 0},
+    {"max-disconnection-ms", CFG_INT, &S.max_disconnection_ms, "120000",
+     "how long a dropped socket can be recovered", 1000, 86400000},
+    {"ping-interval-ms", CFG_INT, &S.ping_interval_ms, "25000", "Engine.IO heartbeat interval",
+     100, 3600000},
+    {"ping-timeout-ms", CFG_INT, &S.ping_timeout_ms, "20000",
+     "a session without a pong within this after a ping is closed", 100, 3600000},
+    {"max-payload", CFG_SIZE, &S.max_payload, "1000000",
+     "largest Engine.IO message or polling body (maxPayload)", 1024, 1LL << 30},
+    {"connect-timeout-ms", CFG_INT, &S.connect_timeout_ms, "45000",
+     "a session that joins no namespace within this is closed", 100, 3600000},
+    {"max-sockets-per-user", CFG_INT, &S.max_sockets_per_user, "10",
+     "connections one user may hold at once", 1, 1000},
+    {"send-rate", CFG_INT, &S.send_rate, "10", "message:send per user per second", 1, 100000},
+    {"send-burst", CFG_INT, &S.send_burst, "20", "message:send burst per user", 1, 100000},
+    {"event-rate", CFG_INT, &S.event_rate, "50", "events per socket per second", 1, 100000},
+    {"event-burst", CFG_INT, &S.event_burst, "100", "event burst per socket", 1, 100000},
+    {"client-dir", CFG_STRING, &S.client_dir, "./node_modules/socket.io-client/dist",
+     "directory of the socket.io browser bundle served at /socket.io/socket.io.js", 0, 0},
+    {"database-url", CFG_STRING, &S.database_url, "",
+     "PostgreSQL URL for clusters (not available in this build yet)", 0, 0},
+    {"redis-url", CFG_STRING, &S.redis_url, "",
+     "Redis URL for clusters (not available in this build yet)", 0, 0},
 };
 #define NUM_SERVE_OPTIONS (sizeof serve_options / sizeof serve_options[0])
 
 typedef struct {
     uv_loop_t *loop;
     net_server_t *net;
+    store_t *store;
+    chat_auth_t *auth;
+    sio_server_t *sio;
+    chat_t *chat;
+    const char **origins;
+    size_t num_origins;
     http_config_t http;
     uv_signal_t sigterm, sigint;
     uint64_t started_ms;
@@ -72,6 +137,54 @@ static void on_health(http_exchange_t *ex, app_t *app)
                      (unsigned long long)uptime, net_server_conn_count(app->net));
     static const http_kv_t headers[] = {{"Cache-Control", "no-store"}};
     http_respond(ex, app->stopping ? 503 : 200, "application/json", headers, 1, body, (size_t)n);
+}
+
+static void on_metrics(http_exchange_t *ex, app_t *app)
+{
+    buf_t b;
+    buf_init(&b, 64 * 1024);
+    const chat_stats_t *cs = chat_stats(app->chat);
+    store_stats_t ss;
+    store_stats(app->store, &ss);
+#define METRIC(name, type, help, fmt, value)                                                       \
+    buf_printf(&b, "# HELP parley_" name " " help "\n# TYPE parley_" name " " type                \
+                   "\nparley_" name " " fmt "\n",                                                \
+               value)
+    METRIC("uptime_seconds", "gauge", "Seconds since start.", "%llu",
+           (unsigned long long)((uv_now(app->loop) - app->started_ms) / 1000));
+    METRIC("connections", "gauge", "Open TCP connections.", "%zu", net_server_conn_count(app->net));
+    METRIC("accepted_total", "counter", "TCP connections accepted.", "%llu",
+           (unsigned long long)net_server_accepted(app->net));
+    METRIC("accept_errors_total", "counter", "Accepts refused (EMFILE and the like).", "%llu",
+           (unsigned long long)net_server_accept_errors(app->net));
+    METRIC("sessions", "gauge", "Open Engine.IO sessions.", "%zu",
+           eio_server_count(sio_server_eio(app->sio)));
+    METRIC("chat_connects_total", "counter", "Chat sockets connected.", "%llu",
+           (unsigned long long)cs->connects);
+    METRIC("chat_disconnects_total", "counter", "Chat sockets disconnected.", "%llu",
+           (unsigned long long)cs->disconnects);
+    METRIC("chat_refused_total", "counter", "Chat connections refused (auth, limits).", "%llu",
+           (unsigned long long)cs->refused);
+    METRIC("events_in_total", "counter", "Client events received.", "%llu",
+           (unsigned long long)cs->events_in);
+    METRIC("events_out_total", "counter", "Events emitted (one per broadcast).", "%llu",
+           (unsigned long long)cs->events_out);
+    METRIC("errors_total", "counter", "Requests answered with an error.", "%llu",
+           (unsigned long long)cs->errors);
+    METRIC("rate_limited_total", "counter", "Requests refused by a rate limit.", "%llu",
+           (unsigned long long)cs->rate_limited);
+    METRIC("store_writes_total", "counter", "Store writes executed.", "%llu",
+           (unsigned long long)ss.writes);
+    METRIC("store_commits_total", "counter", "Store group commits.", "%llu",
+           (unsigned long long)ss.write_txns);
+    METRIC("store_commit_seconds_total", "counter", "Time spent committing.", "%.6f",
+           (double)ss.commit_us / 1e6);
+    METRIC("store_reads_total", "counter", "Store reads executed.", "%llu",
+           (unsigned long long)ss.reads);
+#undef METRIC
+    static const http_kv_t headers[] = {{"Cache-Control", "no-store"}};
+    http_respond(ex, 200, "text/plain; version=0.0.4", headers, 1, b.data, b.len);
+    buf_free(&b);
 }
 
 static int path_is(const http_request_t *req, const char *path)
@@ -94,6 +207,37 @@ static void on_request(http_exchange_t *ex, void *ud)
         on_health(ex, app);
         return;
     }
+    if (path_is(req, "/metrics")) {
+        on_metrics(ex, app);
+        return;
+    }
+    if (path_is(req, "/ready")) {
+        int ok = app->store && !app->stopping;
+        http_respond(ex, ok ? 200 : 503, "application/json", NULL, 0,
+                     ok ? "{\"status\":\"ready\",\"store\":\"ok\"}"
+                        : "{\"status\":\"unavailable\"}",
+                     ok ? 32 : 26);
+        return;
+    }
+    static const char *const bundle[] = {
+        "socket.io.js",        "socket.io.js.map",        "socket.io.min.js",
+        "socket.io.min.js.map", "socket.io.esm.min.js",   "socket.io.esm.min.js.map",
+        "socket.io.msgpack.min.js", "socket.io.msgpack.min.js.map",
+    };
+    if (req->path_len > 11 && memcmp(req->path, "/socket.io/", 11) == 0) {
+        for (size_t i = 0; i < sizeof bundle / sizeof bundle[0]; i++) {
+            if (req->path_len - 11 == strlen(bundle[i]) &&
+                memcmp(req->path + 11, bundle[i], req->path_len - 11) == 0) {
+                http_serve_file(ex, S.client_dir, bundle[i]);
+                return;
+            }
+        }
+    }
+    eio_server_t *eio = sio_server_eio(app->sio);
+    if (eio_server_matches(eio, req)) {
+        eio_server_handle(eio, ex);
+        return;
+    }
     http_serve_static(ex, S.web_root);
 }
 
@@ -108,6 +252,15 @@ static void on_drained(net_server_t *s, void *ud)
     app_t *app = ud;
     app->net = NULL;
     log_info("stopped", "all connections closed");
+    /* Every acknowledged write is committed already. Closing the store
+     * finishes what is queued and runs those callbacks, which still use the
+     * chat and Socket.IO objects: so it goes first. */
+    store_close(app->store);
+    app->store = NULL;
+    chat_free(app->chat);
+    app->chat = NULL;
+    sio_server_free(app->sio);
+    chat_auth_free(app->auth);
     uv_close((uv_handle_t *)&app->sigterm, NULL);
     uv_close((uv_handle_t *)&app->sigint, NULL);
 }
@@ -122,7 +275,114 @@ static void on_signal(uv_signal_t *h, int signum)
     app->stopping = 1;
     log_info("draining", "signal %d: closing %zu connections (timeout %lld ms)", signum,
              net_server_conn_count(app->net), (long long)S.drain_timeout_ms);
+    sio_server_close_all(app->sio); /* WebSocket 1001, polling close packets */
     net_server_drain(app->net, (uint64_t)S.drain_timeout_ms, on_drained, app);
+}
+
+/* Splits a comma-separated list into an array of strings. */
+static const char **split_list(const char *list, size_t *count)
+{
+    *count = 0;
+    if (!list || !*list)
+        return NULL;
+    const char **out = xcalloc(strlen(list) + 1, sizeof *out);
+    const char *p = list;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        while (n && *p == ' ')
+            p++, n--;
+        while (n && p[n - 1] == ' ')
+            n--;
+        if (n)
+            out[(*count)++] = xstrndup(p, n);
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    return out;
+}
+
+/* Store, authentication, Socket.IO and the chat, before the listener. */
+static int setup_chat(app_t *app)
+{
+    char err[512];
+    if (*S.database_url || *S.redis_url) {
+        log_error("config", "--database-url/--redis-url: clustering over PostgreSQL and Redis is "
+                            "not available in this build yet; unset them");
+        return -1;
+    }
+    chat_auth_config_t acfg;
+    chat_auth_config_init(&acfg);
+    if (*S.jwt_secret || *S.jwt_public_key) {
+        acfg.mode = CHAT_AUTH_MODE_JWT;
+        if (chat_auth_alg_parse(S.jwt_alg, &acfg.alg) != 0) {
+            log_error("config", "--jwt-alg: expected HS256, RS256 or ES256, got \"%s\"", S.jwt_alg);
+            return -1;
+        }
+        if (*S.jwt_secret) {
+            acfg.secret = S.jwt_secret;
+            acfg.secret_len = strlen(S.jwt_secret);
+        }
+        if (*S.jwt_public_key)
+            acfg.public_key_path = S.jwt_public_key;
+    } else if (!chat_auth_host_is_loopback(S.host) && !S.insecure_open) {
+        log_error("config", "no --jwt-secret or --jwt-public-key: open mode (sign-in by name) is "
+                            "only allowed on loopback; listening on %s needs --insecure-open",
+                  S.host);
+        return -1;
+    }
+    if (chat_auth_new(&acfg, &app->auth, err, sizeof err) != CHAT_AUTH_OK) {
+        log_error("config", "authentication: %s", err);
+        return -1;
+    }
+    if (acfg.mode != CHAT_AUTH_MODE_JWT)
+        log_warn("open_mode", "no JWT configured: users sign in by name (open mode)");
+
+    char path[4096];
+    snprintf(path, sizeof path, "%s/parley.db", S.data_dir);
+    if (mkdir(S.data_dir, 0700) != 0 && errno != EEXIST) {
+        log_error("config", "--data %s: cannot create: %s", S.data_dir, strerror(errno));
+        return -1;
+    }
+    if (strcmp(S.store_sync, "normal") != 0 && strcmp(S.store_sync, "full") != 0) {
+        log_error("config", "--store-sync: expected normal or full, got \"%s\"", S.store_sync);
+        return -1;
+    }
+    store_config_t scfg = {.path = path, .sync_full = strcmp(S.store_sync, "full") == 0};
+    if (store_open(app->loop, &scfg, &app->store, err, sizeof err) != STORE_OK) {
+        log_error("store_open_failed", "%s: %s", path, err);
+        return -1;
+    }
+    app->origins = split_list(S.allowed_origins, &app->num_origins);
+    sio_config_t sc = {
+        .eio = {.path = "/socket.io/",
+                .ping_interval_ms = (uint64_t)S.ping_interval_ms,
+                .ping_timeout_ms = (uint64_t)S.ping_timeout_ms,
+                .max_payload = S.max_payload,
+                .allow_deflate = 1,
+                .allowed_origins = app->origins,
+                .num_allowed_origins = app->num_origins,
+                .cors_credentials = app->num_origins > 0},
+        .connect_timeout_ms = (uint64_t)S.connect_timeout_ms,
+        .recovery = S.recovery,
+        .max_disconnection_ms = (uint64_t)S.max_disconnection_ms,
+    };
+    app->sio = sio_server_new(app->loop, &sc);
+    chat_config_t cc = {
+        .default_channels = S.default_channels,
+        .max_sockets_per_user = (unsigned)S.max_sockets_per_user,
+        .send_rate = (double)S.send_rate,
+        .send_burst = (double)S.send_burst,
+        .event_rate = (double)S.event_rate,
+        .event_burst = (double)S.event_burst,
+    };
+    app->chat = chat_new(app->loop, app->sio, app->store, app->auth, &cc, err, sizeof err);
+    if (!app->chat) {
+        log_error("chat_failed", "%s", err);
+        return -1;
+    }
+    return 0;
 }
 
 static void usage(FILE *out)
@@ -168,6 +428,10 @@ static int cmd_serve(int argc, char **argv)
 
     app_t app = {0};
     app.loop = uv_default_loop();
+    if (setup_chat(&app) != 0) {
+        config_free(serve_options, NUM_SERVE_OPTIONS);
+        return 1;
+    }
     app.started_ms = uv_now(app.loop);
     app.http = (http_config_t){
         .handler = on_request,
@@ -200,6 +464,9 @@ static int cmd_serve(int argc, char **argv)
 
     uv_run(app.loop, UV_RUN_DEFAULT);
     uv_loop_close(app.loop);
+    for (size_t i = 0; i < app.num_origins; i++)
+        free((void *)app.origins[i]);
+    free(app.origins);
     config_free(serve_options, NUM_SERVE_OPTIONS);
     log_info("exit", "bye");
     return 0;

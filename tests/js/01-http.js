@@ -72,6 +72,25 @@ test('static files: index, MIME types, ETag and 304, 404', async () => {
   } finally { await srv.stop(); }
 });
 
+test('the socket.io browser bundle is served like the Node server serves it', async () => {
+  const clientDir = path.join(process.env.PARLEY_SOURCE_DIR || path.join(__dirname, '..', '..'),
+    'node_modules', 'socket.io-client', 'dist');
+  const srv = await serve(['--client-dir', clientDir]);
+  try {
+    for (const name of ['socket.io.js', 'socket.io.min.js', 'socket.io.esm.min.js', 'socket.io.min.js.map']) {
+      const [res] = await rawRequest(srv.port, `GET /socket.io/${name} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      assert.strictEqual(res.status, 200, name);
+      assert.strictEqual(res.body, fs.readFileSync(path.join(clientDir, name), 'utf8'), name);
+      assert.ok(head(res, 'etag'), name);
+    }
+    const [js] = await rawRequest(srv.port, 'GET /socket.io/socket.io.min.js HTTP/1.1\r\nHost: x\r\n\r\n');
+    assert.match(head(js, 'content-type'), /^text\/javascript/);
+    // Anything else under the path is Engine.IO's, not a file.
+    const [other] = await rawRequest(srv.port, 'GET /socket.io/../../package.json HTTP/1.1\r\nHost: x\r\n\r\n');
+    assert.notStrictEqual(other.status, 200);
+  } finally { await srv.stop(); }
+});
+
 test('path traversal never leaves the web root', async () => {
   const srv = await serve();
   try {
