@@ -549,7 +549,7 @@ static int on_poll_payload(eio_socket_t *s, const char *body, size_t len)
 {
     eio_payload_iter_t it;
     eio_packet_t p;
-    eio_err_t err;
+    eio_err_t err = EIO_END;
     if (len == 0)
         return -1; /* an empty payload is malformed */
     eio_payload_iter_init(&it, body, len);
