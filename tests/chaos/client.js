@@ -199,8 +199,11 @@ class ChaosClient {
     v.entries.set(seq, entry);
     if (seq > v.max) v.max = seq;
     while (v.entries.has(v.last + 1)) v.last++;
-    if (v.max > v.last && this.live) {
+    // A hole behind a live event or an ack: fetch what is missing. (Inside
+    // a sync answer the running sync goes on by itself.)
+    if (v.max > v.last && this.live && src !== 'sync' && v.max === seq) {
       this.st.gaps++;
+      this.st[`gaps_${src}`] = (this.st[`gaps_${src}`] || 0) + 1;
       this.sync(v.channel);
     }
   }
@@ -221,26 +224,31 @@ class ChaosClient {
             if (!this.live || this.closed) return;
             const after = v.last;
             this.st.syncCalls++;
-            let res;
-            try {
-              res = await this.socket.timeout(this.ackTimeoutMs).emitWithAck('channel:sync', { channel, after, limit: 500 });
-            } catch (_) {
+            let top = after;
+            const res = await new Promise((resolve) => {
+              this.socket.timeout(this.ackTimeoutMs).emit('channel:sync', { channel, after, limit: 500 }, (err, r) => {
+                if (err) return resolve(null);
+                if (r && r.ok) {
+                  for (const ev of r.events) {
+                    const { type, ...payload } = ev;
+                    payload.channel = payload.channel || channel;
+                    this._insert(v, ev.seq, eventEntry(type, payload), 'sync');
+                    if (ev.seq > top) top = ev.seq;
+                  }
+                }
+                resolve(r || { ok: false });
+              });
+            });
+            if (res === null) {
               this.st.syncErrors++;
               return; // timed out or disconnected: the next ready syncs
             }
-            if (!res || !res.ok) {
+            if (!res.ok) {
               this.st.syncErrors++;
               const code = res && res.error && res.error.code;
               if (code === 'rate_limited') { await sleep((res.error.retryAfterMs || 100) + this.rng.int(0, 50)); continue; }
               this.errors.push({ op: 'channel:sync', channel, after, error: res && res.error });
               return;
-            }
-            let top = after;
-            for (const ev of res.events) {
-              const { type, ...payload } = ev;
-              payload.channel = payload.channel || channel;
-              this._insert(v, ev.seq, eventEntry(type, payload), 'sync');
-              if (ev.seq > top) top = ev.seq;
             }
             if (v.last < top) {
               // The server's answer itself skipped a seq.
@@ -299,15 +307,27 @@ class ChaosClient {
         }
         rec.attempts++;
         this.st.sendAttempts++;
-        let res;
-        try {
-          res = await this.socket.timeout(this.ackTimeoutMs).emitWithAck('message:send', { channel, clientId: rec.clientId, text });
-        } catch (_) {
+        // The ack goes into the view inside the callback, not after an
+        // await: packets that came in the same read are handled
+        // synchronously, and a promise would let the broadcasts behind the
+        // ack overtake it (a false gap).
+        const res = await new Promise((resolve) => {
+          this.socket.timeout(this.ackTimeoutMs).emit('message:send', { channel, clientId: rec.clientId, text }, (err, r) => {
+            if (err) return resolve(null);
+            if (r && r.ok && r.message) {
+              const m = r.message;
+              const v = this.views.get(channel);
+              if (v) this._insert(v, m.seq, eventEntry('message:new', m), 'ack');
+            }
+            resolve(r || { ok: false, error: { code: 'no_answer' } });
+          });
+        });
+        if (res === null) {
           this.st.sendTimeouts++;
           await sleep(this._backoff(attempt));
           continue;
         }
-        if (res && res.ok) {
+        if (res.ok) {
           const m = res.message;
           rec.seq = m.seq;
           rec.id = m.id;
@@ -316,11 +336,9 @@ class ChaosClient {
           if (m.clientId !== rec.clientId || m.channel !== channel) {
             this.errors.push({ op: 'message:send', clientId: rec.clientId, error: `ack for another message: ${JSON.stringify(m)}` });
           }
-          const v = this.views.get(channel);
-          if (v) this._insert(v, m.seq, eventEntry('message:new', m), 'ack');
           return rec;
         }
-        const err = (res && res.error) || { code: 'no_answer' };
+        const err = res.error || { code: 'no_answer' };
         if (err.code === 'rate_limited') {
           this.st.rateLimited++;
           await sleep((err.retryAfterMs || 100) + this.rng.int(0, 20));

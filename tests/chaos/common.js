@@ -1,6 +1,7 @@
 // common.js — small pieces the chaos scenarios share: user lists, server
 // flags for load, the final audit, failure reporting.
 'use strict';
+const { io } = require('socket.io-client');
 const audit = require('./audit');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -58,6 +59,29 @@ async function finalAudit({ fleet, url, auditor, channels, settleMs = 60000 }) {
   return { acked: acked.acked, messages, events: Object.values(hist).reduce((a, l) => a + l.length, 0), st, sums, hist };
 }
 
+// A plain socket.io client in this process that can wait for one event.
+async function observe(url, user, { timeoutMs = 10000 } = {}) {
+  const socket = io(url, { auth: { user, name: user }, forceNew: true, reconnection: false, transports: ['websocket'] });
+  const ready = await new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`${user}: no ready`)), timeoutMs);
+    socket.once('ready', (r) => { clearTimeout(t); resolve(r); });
+    socket.once('connect_error', (e) => { clearTimeout(t); reject(new Error(`${user} refused: ${e.message}`)); });
+  });
+  return {
+    socket,
+    ready,
+    next(event, pred = () => true, ms = 10000) {
+      return new Promise((resolve, reject) => {
+        const on = (p) => { if (pred(p)) { clearTimeout(t); socket.off(event, on); resolve(p); } };
+        const t = setTimeout(() => { socket.off(event, on); reject(new Error(`${user}: no matching ${event} within ${ms} ms`)); }, ms);
+        socket.on(event, on);
+      });
+    },
+    request(event, payload, ms = 10000) { return socket.timeout(ms).emitWithAck(event, payload); },
+    close() { socket.close(); },
+  };
+}
+
 function secs(ms) { return Math.round(ms / 100) / 10; }
 
-module.exports = { sleep, LOAD_ARGS, users, expect, expectNone, finalAudit, ScenarioFailure, secs };
+module.exports = { observe, sleep, LOAD_ARGS, users, expect, expectNone, finalAudit, ScenarioFailure, secs };
