@@ -98,6 +98,7 @@ struct chat {
     map_t users;    /* id -> chat_user_t* (everyone the store knows) */
     map_t channels; /* id -> chat_channel_t* */
     chat_stats_t stats;
+    bool loading; /* filling the model from the store: no events */
 };
 
 /* ---- model ---- */
@@ -204,6 +205,9 @@ void chat__presence_disconnected(chat_t *c, chat_conn_t *cc);
 void chat__typing_user_sent(chat_t *c, chat_user_t *u, const char *channel);
 void chat__typing_disconnected(chat_t *c, chat_user_t *u);
 void chat__voice_disconnected(chat_t *c, chat_user_t *u);
+/* A membership was created (not at load) / dropped. */
+void chat__presence_member_joined(chat_t *c, chat_channel_t *ch, chat_user_t *u);
+void chat__voice_member_left(chat_t *c, chat_channel_t *ch, chat_user_t *u);
 void chat__user_free_modules(chat_t *c, chat_user_t *u);
 
 #endif

@@ -198,6 +198,56 @@ static void on_grace(uv_timer_t *timer)
     update(timer->data);
 }
 
+/* The statuses others see of u, or NULL-equivalent (all offline). */
+static int visible_now(chat_t *c, chat_user_t *u, chat_status_t dev[NDEVICES])
+{
+    if (!u->offline_timer)
+        return 0;
+    compute(u->offline_timer->data, uv_now(c->loop), dev);
+    return overall(dev) != CHAT_OFFLINE;
+}
+
+typedef struct {
+    chat_t *c;
+    chat_user_t *newcomer;
+} joined_ctx_t;
+
+static int tell_newcomer(const char *key, size_t klen, void *value, void *arg)
+{
+    joined_ctx_t *j = arg;
+    chat_user_t *m = chat__user_get(j->c, key);
+    chat_status_t dev[NDEVICES];
+    if (!m || m == j->newcomer || !visible_now(j->c, m, dev))
+        return 0;
+    json_t *payload = presence_json(m->id, dev);
+    chat__emit_user(j->c, j->newcomer->id, "presence", payload);
+    json_decref(payload);
+    return 0;
+}
+
+void chat__presence_member_joined(chat_t *c, chat_channel_t *ch, chat_user_t *u)
+{
+    /* Now they share a channel: the members learn the newcomer's presence,
+     * and the newcomer the members'. */
+    chat_status_t dev[NDEVICES];
+    if (visible_now(c, u, dev)) {
+        char room[CHAT_ROOM_MAX], self[CHAT_ROOM_MAX];
+        chat__channel_room(ch->id, room, sizeof room);
+        chat__user_room(u->id, self, sizeof self);
+        const char *rooms[] = {room}, *except[] = {self};
+        sio_target_t t = {.rooms = rooms, .num_rooms = 1, .except = except, .num_except = 1};
+        json_t *payload = presence_json(u->id, dev);
+        json_t *args = json_pack("[o]", payload);
+        sio_broadcast(c->nsp, &t, "presence", args, NULL, 0);
+        json_decref(args);
+        c->stats.events_out++;
+    }
+    if (u->conns) {
+        joined_ctx_t j = {c, u};
+        map_each(&ch->members, tell_newcomer, &j);
+    }
+}
+
 void chat__presence_connected(chat_t *c, chat_conn_t *cc)
 {
     presence_t *p = presence_of(c, cc->user);

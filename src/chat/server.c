@@ -111,6 +111,8 @@ void chat__member_set(chat_t *c, chat_channel_t *ch, chat_user_t *u, store_role_
         chat__channel_room(ch->id, room, sizeof room);
         for (chat_conn_t *cc = u->conns; cc; cc = cc->next_of_user)
             sio_join(cc->sock, room);
+        if (!c->loading)
+            chat__presence_member_joined(c, ch, u);
     }
     m->role = role;
     if (last_read > m->last_read)
@@ -124,6 +126,7 @@ void chat__member_drop(chat_t *c, chat_channel_t *ch, chat_user_t *u)
         return;
     free(m);
     map_del(&u->channels, ch->id, strlen(ch->id));
+    chat__voice_member_left(c, ch, u);
     char room[CHAT_ROOM_MAX];
     chat__channel_room(ch->id, room, sizeof room);
     for (chat_conn_t *cc = u->conns; cc; cc = cc->next_of_user)
@@ -739,6 +742,7 @@ static void config_defaults(chat_config_t *cfg)
 static int load_model(chat_t *c, char *err, size_t errsz)
 {
     store_snapshot_t *snap = NULL;
+    c->loading = true;
     store_err_t r = store_load(c->store, &snap);
     if (r != STORE_OK) {
         snprintf(err, errsz, "loading the store: %s", store_strerror(r));
@@ -758,6 +762,7 @@ static int load_model(chat_t *c, char *err, size_t errsz)
     log_info("store_loaded", "%zu users, %zu channels, %zu memberships", snap->nusers,
              snap->nchannels, snap->nmembers);
     store_snapshot_free(snap);
+    c->loading = false;
     return 0;
 }
 

@@ -261,6 +261,12 @@ void chat__voice_init(chat_t *c)
     chat__on(c, "rtc:signal", on_signal, false);
 }
 
+void chat__voice_member_left(chat_t *c, chat_channel_t *ch, chat_user_t *u)
+{
+    if (u->voice == ch)
+        voice_leave(c, u, NULL);
+}
+
 void chat__voice_disconnected(chat_t *c, chat_user_t *u)
 {
     voice_leave(c, u, NULL);
