@@ -119,7 +119,7 @@ typedef struct {
     chat_auth_t *auth;
     sio_server_t *sio;
     chat_t *chat;
-    const char **origins;
+    char **origins;
     size_t num_origins;
     http_config_t http;
     uv_signal_t sigterm, sigint;
@@ -279,30 +279,6 @@ static void on_signal(uv_signal_t *h, int signum)
     net_server_drain(app->net, (uint64_t)S.drain_timeout_ms, on_drained, app);
 }
 
-/* Splits a comma-separated list into an array of strings. */
-static const char **split_list(const char *list, size_t *count)
-{
-    *count = 0;
-    if (!list || !*list)
-        return NULL;
-    const char **out = xcalloc(strlen(list) + 1, sizeof *out);
-    const char *p = list;
-    for (;;) {
-        const char *comma = strchr(p, ',');
-        size_t n = comma ? (size_t)(comma - p) : strlen(p);
-        while (n && *p == ' ')
-            p++, n--;
-        while (n && p[n - 1] == ' ')
-            n--;
-        if (n)
-            out[(*count)++] = xstrndup(p, n);
-        if (!comma)
-            break;
-        p = comma + 1;
-    }
-    return out;
-}
-
 /* Store, authentication, Socket.IO and the chat, before the listener. */
 static int setup_chat(app_t *app)
 {
@@ -354,14 +330,14 @@ static int setup_chat(app_t *app)
         log_error("store_open_failed", "%s: %s", path, err);
         return -1;
     }
-    app->origins = split_list(S.allowed_origins, &app->num_origins);
+    app->origins = config_list_split(S.allowed_origins, &app->num_origins);
     sio_config_t sc = {
         .eio = {.path = "/socket.io/",
                 .ping_interval_ms = (uint64_t)S.ping_interval_ms,
                 .ping_timeout_ms = (uint64_t)S.ping_timeout_ms,
                 .max_payload = S.max_payload,
                 .allow_deflate = 1,
-                .allowed_origins = app->origins,
+                .allowed_origins = (const char *const *)app->origins,
                 .num_allowed_origins = app->num_origins,
                 .cors_credentials = app->num_origins > 0},
         .connect_timeout_ms = (uint64_t)S.connect_timeout_ms,
@@ -464,9 +440,7 @@ static int cmd_serve(int argc, char **argv)
 
     uv_run(app.loop, UV_RUN_DEFAULT);
     uv_loop_close(app.loop);
-    for (size_t i = 0; i < app.num_origins; i++)
-        free((void *)app.origins[i]);
-    free(app.origins);
+    config_list_free(app.origins);
     config_free(serve_options, NUM_SERVE_OPTIONS);
     log_info("exit", "bye");
     return 0;

@@ -90,32 +90,6 @@ static void on_signal(uv_signal_t *h, int signum)
     net_server_drain(server, 3000, on_drained, NULL);
 }
 
-/* Splits "a,b,c" into a NULL-terminated array (one allocation each). */
-static const char **split_origins(const char *list, size_t *count)
-{
-    *count = 0;
-    if (!list || !*list)
-        return NULL;
-    const char **out = xcalloc(strlen(list) + 2, sizeof *out);
-    const char *p = list;
-    while (*p) {
-        const char *comma = strchr(p, ',');
-        size_t n = comma ? (size_t)(comma - p) : strlen(p);
-        while (n && (*p == ' ')) {
-            p++;
-            n--;
-        }
-        while (n && p[n - 1] == ' ')
-            n--;
-        if (n)
-            out[(*count)++] = xstrndup(p, n);
-        if (!comma)
-            break;
-        p = comma + 1;
-    }
-    return out;
-}
-
 int main(int argc, char **argv)
 {
     char err[256];
@@ -131,13 +105,13 @@ int main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
     size_t norigins = 0;
-    const char **origins = split_origins(S.allowed_origins, &norigins);
+    char **origins = config_list_split(S.allowed_origins, &norigins);
     ws_cfg = (ws_config_t){
         .max_message = S.max_message,
         .max_fragments = (size_t)S.max_fragments,
         .allow_deflate = !S.no_deflate,
         .idle_timeout_ms = (uint64_t)S.idle_timeout_ms,
-        .allowed_origins = origins,
+        .allowed_origins = (const char *const *)origins,
         .num_allowed_origins = norigins,
     };
     http_cfg = (http_config_t){.handler = on_request};
@@ -161,9 +135,7 @@ int main(int argc, char **argv)
     log_info("listening", "ws-echo on ws://%s:%d", S.host, net_server_port(server));
     uv_run(loop, UV_RUN_DEFAULT);
     uv_loop_close(loop);
-    for (size_t i = 0; i < norigins; i++)
-        free((void *)origins[i]);
-    free(origins);
+    config_list_free(origins);
     config_free(options, NUM_OPTIONS);
     return 0;
 }

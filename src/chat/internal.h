@@ -99,6 +99,8 @@ struct chat {
     map_t channels; /* id -> chat_channel_t* */
     chat_stats_t stats;
     bool loading; /* filling the model from the store: no events */
+    char **defaults; /* the default channels, from cfg.default_channels */
+    size_t num_defaults;
 };
 
 /* ---- model ---- */

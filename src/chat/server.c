@@ -5,6 +5,7 @@
  */
 #include "chat/internal.h"
 #include "core/alloc.h"
+#include "core/config.h"
 #include "core/log.h"
 
 #include <stdarg.h>
@@ -615,25 +616,14 @@ static void on_user_stored(store_err_t err, const store_user_t *user, bool creat
     join_defaults_ctx_t *j = arg;
     if (err != STORE_OK)
         log_error("user_store_failed", "%s: %s", j->user, store_strerror(err));
-    if (err == STORE_OK && created && j->c->cfg.default_channels) {
-        const char *p = j->c->cfg.default_channels;
-        while (*p) {
-            const char *comma = strchr(p, ',');
-            size_t n = comma ? (size_t)(comma - p) : strlen(p);
-            char id[CHAT_ID_MAX + 1];
-            if (n > 0 && n <= CHAT_ID_MAX) {
-                snprintf(id, sizeof id, "%.*s", (int)n, p);
-                if (chat__channel_get(j->c, id)) {
-                    j->pending++;
-                    if (store_member_add(j->c->store, id, j->user, STORE_MEMBER,
-                                         on_default_joined, j) != STORE_OK)
-                        j->pending--;
-                }
-            }
-            if (!comma)
-                break;
-            p = comma + 1;
-        }
+    for (size_t i = 0; err == STORE_OK && created && i < j->c->num_defaults; i++) {
+        const char *id = j->c->defaults[i];
+        if (!chat__channel_get(j->c, id))
+            continue;
+        j->pending++;
+        if (store_member_add(j->c->store, id, j->user, STORE_MEMBER, on_default_joined, j) !=
+            STORE_OK)
+            j->pending--;
     }
     after_defaults(j);
 }
@@ -779,21 +769,17 @@ static void on_default_created(store_err_t err, const store_channel_t *ch,
 /* The default channels exist on a fresh store. */
 static void ensure_default_channels(chat_t *c)
 {
-    const char *p = c->cfg.default_channels;
-    while (p && *p) {
-        const char *comma = strchr(p, ',');
-        size_t n = comma ? (size_t)(comma - p) : strlen(p);
-        char id[CHAT_ID_MAX + 1];
-        if (n > 0 && n <= CHAT_ID_MAX) {
-            snprintf(id, sizeof id, "%.*s", (int)n, p);
-            if (!chat__channel_get(c, id)) {
-                store_channel_spec_t spec = {.id = id, .name = id, .kind = STORE_PUBLIC};
-                store_channel_create(c->store, &spec, on_default_created, c);
-            }
+    for (size_t i = 0; i < c->num_defaults; i++) {
+        const char *id = c->defaults[i];
+        if (strlen(id) > CHAT_ID_MAX) {
+            log_warn("default_channel_skipped", "\"%s\": longer than %d characters", id,
+                     CHAT_ID_MAX);
+            continue;
         }
-        if (!comma)
-            break;
-        p = comma + 1;
+        if (!chat__channel_get(c, id)) {
+            store_channel_spec_t spec = {.id = id, .name = id, .kind = STORE_PUBLIC};
+            store_channel_create(c->store, &spec, on_default_created, c);
+        }
     }
 }
 
@@ -814,6 +800,7 @@ chat_t *chat_new(uv_loop_t *loop, sio_server_t *sio, store_t *store, chat_auth_t
         free(c);
         return NULL;
     }
+    c->defaults = config_list_split(c->cfg.default_channels, &c->num_defaults);
     ensure_default_channels(c);
     c->nsp = sio_of(sio, "/");
     sio_use(c->nsp, authenticate, c);
@@ -879,5 +866,6 @@ void chat_free(chat_t *c)
     map_free(&c->channels);
     map_each(&handlers, free_handler, NULL);
     map_free(&handlers);
+    config_list_free(c->defaults);
     free(c);
 }

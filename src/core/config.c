@@ -188,3 +188,37 @@ void config_free(const config_option_t *opts, size_t n)
         }
     }
 }
+
+char **config_list_split(const char *csv, size_t *count)
+{
+    *count = 0;
+    if (!csv || !*csv)
+        return NULL;
+    char **out = xcalloc(strlen(csv) / 2 + 2, sizeof *out);
+    const char *p = csv;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        while (n && *p == ' ')
+            p++, n--;
+        while (n && p[n - 1] == ' ')
+            n--;
+        if (n)
+            out[(*count)++] = xstrndup(p, n);
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    if (*count == 0) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+void config_list_free(char **list)
+{
+    for (size_t i = 0; list && list[i]; i++)
+        free(list[i]);
+    free(list);
+}

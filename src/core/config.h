@@ -42,6 +42,12 @@ void config_print_help(FILE *out, const config_option_t *opts, size_t n);
 /* Frees the strings config_load stored. */
 void config_free(const config_option_t *opts, size_t n);
 
+/* Splits a comma-separated list ("a, b,,c") into its non-empty items,
+ * trimmed of spaces. Returns a NULL-terminated array (NULL when the list
+ * is empty) and the count; free it with config_list_free. */
+char **config_list_split(const char *csv, size_t *count);
+void config_list_free(char **list);
+
 /* Parses a size like "4M", "512K", "1048576"; -1 on error. */
 int config_parse_size(const char *s, uint64_t *out);
 

@@ -112,6 +112,27 @@ static void test_sizes(void **state)
     assert_int_equal(config_parse_size("99999999999999999999G", &v), -1);
 }
 
+static void test_list_split(void **state)
+{
+    size_t n = 99;
+    assert_null(config_list_split("", &n));
+    assert_int_equal(n, 0);
+    assert_null(config_list_split(" , ,", &n));
+    assert_int_equal(n, 0);
+    char **l = config_list_split("general, random ,,ops", &n);
+    assert_int_equal(n, 3);
+    assert_string_equal(l[0], "general");
+    assert_string_equal(l[1], "random");
+    assert_string_equal(l[2], "ops");
+    assert_null(l[3]);
+    config_list_free(l);
+    l = config_list_split("a,b,c,d,e,f,g,h", &n); /* many short items fit */
+    assert_int_equal(n, 8);
+    assert_null(l[8]);
+    config_list_free(l);
+    config_list_free(NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -119,6 +140,7 @@ int main(void)
         cmocka_unit_test(test_env_then_flags),
         cmocka_unit_test(test_errors_name_the_option),
         cmocka_unit_test(test_sizes),
+        cmocka_unit_test(test_list_split),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
