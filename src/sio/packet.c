@@ -217,6 +217,78 @@ static sio_err_t fail(sio_err_t err, size_t offset, sio_decode_error_t *detail)
     return err;
 }
 
+static int hex4(const char *p, unsigned *out)
+{
+    unsigned v = 0;
+    for (int k = 0; k < 4; k++) {
+        char c = p[k];
+        v <<= 4;
+        if (c >= '0' && c <= '9')
+            v |= (unsigned)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            v |= (unsigned)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F')
+            v |= (unsigned)(c - 'A' + 10);
+        else
+            return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Rewrites every lone UTF-16 surrogate escape (\ud800 without its pair)
+ * in p[0..n) to \ufffd, in place; returns how many it rewrote. JavaScript
+ * clients send such strings (JSON.stringify keeps them), and jansson refuses
+ * them; turning them into U+FFFD is what a browser's own UTF-8 encoder does,
+ * and keeps a broken string from costing the client its connection. */
+static size_t replace_lone_surrogates(char *p, size_t n)
+{
+    size_t fixed = 0;
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (p[i] != '\\')
+            continue;
+        if (p[i + 1] != 'u' || i + 6 > n) {
+            i++; /* skip the escaped character */
+            continue;
+        }
+        unsigned v;
+        if (hex4(p + i + 2, &v) != 0) {
+            i++;
+            continue;
+        }
+        if (v >= 0xD800 && v <= 0xDBFF) {
+            unsigned lo;
+            if (i + 12 <= n && p[i + 6] == '\\' && p[i + 7] == 'u' && hex4(p + i + 8, &lo) == 0 &&
+                lo >= 0xDC00 && lo <= 0xDFFF) {
+                i += 11; /* a proper pair */
+                continue;
+            }
+        } else if (!(v >= 0xDC00 && v <= 0xDFFF)) {
+            i += 5;
+            continue;
+        }
+        memcpy(p + i + 2, "fffd", 4);
+        fixed++;
+        i += 5;
+    }
+    return fixed;
+}
+
+/* json_loadb, retried once with lone surrogates replaced when it fails on
+ * input that has \u escapes (only then: the common path pays nothing). */
+static json_t *load_json(const char *p, size_t n, json_error_t *jerr)
+{
+    json_t *j = json_loadb(p, n, JSON_DECODE_ANY | JSON_ALLOW_NUL, jerr);
+    if (j || !memmem(p, n, "\\u", 2))
+        return j;
+    char *copy = xmemdup(p, n);
+    json_error_t again;
+    if (replace_lone_surrogates(copy, n) > 0)
+        j = json_loadb(copy, n, JSON_DECODE_ANY | JSON_ALLOW_NUL, &again);
+    free(copy);
+    return j;
+}
+
 sio_err_t sio_packet_decode(const char *s, size_t len, sio_packet_t *out,
                             sio_decode_error_t *detail)
 {
@@ -278,7 +350,7 @@ sio_err_t sio_packet_decode(const char *s, size_t len, sio_packet_t *out,
     size_t payload_at = i;
     if (i < len) {
         json_error_t jerr;
-        data = json_loadb(s + i, len - i, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+        data = load_json(s + i, len - i, &jerr);
         if (!data) {
             if (detail) {
                 /* jansson's position counts the byte it stopped on. */

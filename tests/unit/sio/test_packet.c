@@ -470,7 +470,7 @@ static void test_error_payload(void **state)
     assert_int_equal(dec_err("2[\"x\"] x"), SIO_ERR_BAD_JSON);   /* trailing garbage */
     assert_int_equal(dec_err("2[\"x\"]["), SIO_ERR_BAD_JSON);
     assert_int_equal(dec_err("2 "), SIO_ERR_BAD_JSON);
-    assert_int_equal(dec_err("2[\"x\",\"\\ud800\"]"), SIO_ERR_BAD_JSON); /* lone surrogate */
+    assert_int_equal(dec_err("2[\"x\",\"\\ud800\"]"), SIO_OK); /* lone surrogate: U+FFFD (see test_lone_surrogates) */
     assert_int_equal(dec_err("2[\"\xff\"]"), SIO_ERR_BAD_JSON);          /* invalid UTF-8 */
     assert_int_equal(dec_err("2[\"x\",123456789012345678901234567890]"), SIO_ERR_BAD_JSON);
 
@@ -631,6 +631,25 @@ static void test_free_is_safe(void **state)
     assert_null(p.data);
 }
 
+/* A lone surrogate escape (JavaScript sends them) becomes U+FFFD instead of
+ * failing the packet; pairs and escaped backslashes are left alone. */
+static void test_lone_surrogates(void **state)
+{
+    sio_packet_t p = dec("2[\"m\",\"a\\ud800b\",\"\\udc00\",\"\\ud83d\\ude00\",\"\\\\ud800\"]");
+    assert_string_equal(json_string_value(json_array_get(p.data, 1)), "a\xef\xbf\xbd" "b");
+    assert_string_equal(json_string_value(json_array_get(p.data, 2)), "\xef\xbf\xbd");
+    assert_string_equal(json_string_value(json_array_get(p.data, 3)), "\xf0\x9f\x98\x80");
+    assert_string_equal(json_string_value(json_array_get(p.data, 4)), "\\ud800");
+    sio_packet_free(&p);
+    /* A high surrogate at the very end, and one before a non-low escape. */
+    p = dec("2[\"m\",\"\\ud800\",\"\\udbff\\u0041\"]");
+    assert_string_equal(json_string_value(json_array_get(p.data, 1)), "\xef\xbf\xbd");
+    assert_string_equal(json_string_value(json_array_get(p.data, 2)), "\xef\xbf\xbd" "A");
+    sio_packet_free(&p);
+    /* Still bad JSON is still refused. */
+    assert_int_equal(dec_err("2[\"m\",\"\\ud800\""), SIO_ERR_BAD_JSON);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -653,6 +672,7 @@ int main(void)
         cmocka_unit_test(test_encode_errors),
         cmocka_unit_test(test_normalising_round_trip),
         cmocka_unit_test(test_free_is_safe),
+        cmocka_unit_test(test_lone_surrogates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
