@@ -47,7 +47,9 @@ typedef struct {
     size_t max_payload;
     int64_t connect_timeout_ms;
     int64_t max_sockets_per_user;
-    int64_t send_rate, send_burst, event_rate, event_burst;
+    int64_t send_rate, send_burst, event_rate, event_burst, connect_rate, connect_burst;
+    int64_t max_text_chars, max_refusals;
+    size_t max_text_bytes;
     char *client_dir;
     char *database_url;
     char *redis_url;
@@ -103,6 +105,16 @@ static const config_option_t serve_options[] = {
     {"send-burst", CFG_INT, &S.send_burst, "20", "message:send burst per user", 1, 100000},
     {"event-rate", CFG_INT, &S.event_rate, "50", "events per socket per second", 1, 100000},
     {"event-burst", CFG_INT, &S.event_burst, "100", "event burst per socket", 1, 100000},
+    {"connect-rate", CFG_INT, &S.connect_rate, "5", "connection attempts per user per second", 1,
+     100000},
+    {"connect-burst", CFG_INT, &S.connect_burst, "20", "connection attempt burst per user", 1,
+     100000},
+    {"max-refusals", CFG_INT, &S.max_refusals, "100",
+     "rate-limit refusals per socket within a minute before it is disconnected", 1, 1000000},
+    {"max-text-chars", CFG_INT, &S.max_text_chars, "4000", "longest message text, in characters",
+     1, 1000000},
+    {"max-text-bytes", CFG_SIZE, &S.max_text_bytes, "10K", "longest message text, in UTF-8 bytes",
+     1, 1LL << 20},
     {"client-dir", CFG_STRING, &S.client_dir, "./node_modules/socket.io-client/dist",
      "directory of the socket.io browser bundle served at /socket.io/socket.io.js", 0, 0},
     {"database-url", CFG_STRING, &S.database_url, "",
@@ -352,6 +364,11 @@ static int setup_chat(app_t *app)
         .send_burst = (double)S.send_burst,
         .event_rate = (double)S.event_rate,
         .event_burst = (double)S.event_burst,
+        .connect_rate = (double)S.connect_rate,
+        .connect_burst = (double)S.connect_burst,
+        .max_refusals = (unsigned)S.max_refusals,
+        .max_text_chars = (size_t)S.max_text_chars,
+        .max_text_bytes = S.max_text_bytes,
     };
     app->chat = chat_new(app->loop, app->sio, app->store, app->auth, &cc, err, sizeof err);
     if (!app->chat) {

@@ -26,6 +26,7 @@ typedef struct {
     double send_rate, send_burst;   /* message:send per user: 10/s, burst 20 */
     double event_rate, event_burst; /* all events per socket: 50/s, burst 100 */
     unsigned max_refusals;          /* refusals per minute before disconnect: 100 */
+    double connect_rate, connect_burst; /* connection attempts per user: 5/s, burst 20 */
     size_t max_text_chars;          /* 4000 */
     size_t max_text_bytes;          /* 10240 */
     uint64_t presence_grace_ms;     /* 5000 */

@@ -69,6 +69,7 @@ struct chat_user {
     unsigned nconns;
     map_t channels;     /* channel id -> chat_channel_t* (member of) */
     ratelimit_t sends;  /* message:send, per user */
+    ratelimit_t connects; /* connection attempts, per user */
     /* presence */
     chat_status_t shown;   /* last status broadcast to others */
     uv_timer_t *offline_timer; /* the 5 s grace after the last socket */
@@ -182,6 +183,9 @@ int chat__field_user_id(chat_req_t *req, json_t *payload, const char *field, con
 /* An optional non-negative integer field within [0, max]. */
 int chat__field_uint(chat_req_t *req, json_t *payload, const char *field, uint64_t max,
                      bool optional, uint64_t dflt, uint64_t *out);
+/* The same within [min, max]. */
+int chat__field_uint_range(chat_req_t *req, json_t *payload, const char *field, uint64_t min,
+                           uint64_t max, bool optional, uint64_t dflt, uint64_t *out);
 /* An optional boolean field. */
 int chat__field_bool(chat_req_t *req, json_t *payload, const char *field, bool dflt, bool *out);
 /* Looks up a channel the sender is a member of: not_found / forbidden

@@ -246,15 +246,11 @@ static void on_list(chat_conn_t *cc, json_t *payload, chat_req_t *req)
     uint64_t before, limit;
     if (chat__field_bool(req, payload, "unreadOnly", false, &unread_only) != 0 ||
         chat__field_uint(req, payload, "before", INT64_MAX, true, 0, &before) != 0 ||
-        chat__field_uint(req, payload, "limit", LIST_MAX, true, LIST_DEFAULT, &limit) != 0)
+        chat__field_uint_range(req, payload, "limit", 1, LIST_MAX, true, LIST_DEFAULT, &limit) != 0)
         return;
     json_t *b = json_object_get(payload, "before");
     if (b && !json_is_null(b) && before == 0) {
         chat__reply_error(req, "bad_request", "before: expected a notification id >= 1");
-        return;
-    }
-    if (limit == 0) {
-        chat__reply_error(req, "bad_request", "limit: expected an integer 1-%d", LIST_MAX);
         return;
     }
     chat_req_t *k = chat__req_keep(req);

@@ -19,9 +19,9 @@
  * u->shown mirrors its last broadcast status.
  *
  * What it is not: nothing is persisted; presence across nodes comes with
- * the cluster layer. A user who gains a channel does not announce their
- * presence to it (the core has no hook for new memberships yet): members
- * ask with presence:get.
+ * the cluster layer. When a membership is created, presence flows both
+ * ways (chat__presence_member_joined); a connecting client learns the
+ * presence of those already online with presence:get.
  */
 #include "chat/ephemeral.h"
 #include "chat/internal.h"

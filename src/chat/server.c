@@ -52,6 +52,8 @@ chat_user_t *chat__user_ensure(chat_t *c, const char *id, const char *name)
     map_init(&u->typing);
     ratelimit_cfg_t rl = {c->cfg.send_rate, c->cfg.send_burst};
     ratelimit_init(&u->sends, &rl, uv_now(c->loop));
+    ratelimit_cfg_t cl = {c->cfg.connect_rate, c->cfg.connect_burst};
+    ratelimit_init(&u->connects, &cl, uv_now(c->loop));
     map_put(&c->users, u->id, strlen(u->id), u);
     return u;
 }
@@ -351,8 +353,8 @@ int chat__field_user_id(chat_req_t *req, json_t *payload, const char *field, con
     return 0;
 }
 
-int chat__field_uint(chat_req_t *req, json_t *payload, const char *field, uint64_t max,
-                     bool optional, uint64_t dflt, uint64_t *out)
+int chat__field_uint_range(chat_req_t *req, json_t *payload, const char *field, uint64_t min,
+                           uint64_t max, bool optional, uint64_t dflt, uint64_t *out)
 {
     json_t *v = json_object_get(payload, field);
     if (!v || json_is_null(v)) {
@@ -360,14 +362,21 @@ int chat__field_uint(chat_req_t *req, json_t *payload, const char *field, uint64
             *out = dflt;
             return 0;
         }
-        return bad_request(req, "%s: required, expected an integer 0-%llu", field,
-                           (unsigned long long)max);
+        return bad_request(req, "%s: required, expected an integer %llu-%llu", field,
+                           (unsigned long long)min, (unsigned long long)max);
     }
     if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-        (uint64_t)json_integer_value(v) > max)
-        return bad_request(req, "%s: expected an integer 0-%llu", field, (unsigned long long)max);
+        (uint64_t)json_integer_value(v) < min || (uint64_t)json_integer_value(v) > max)
+        return bad_request(req, "%s: expected an integer %llu-%llu", field,
+                           (unsigned long long)min, (unsigned long long)max);
     *out = (uint64_t)json_integer_value(v);
     return 0;
+}
+
+int chat__field_uint(chat_req_t *req, json_t *payload, const char *field, uint64_t max,
+                     bool optional, uint64_t dflt, uint64_t *out)
+{
+    return chat__field_uint_range(req, payload, field, 0, max, optional, dflt, out);
 }
 
 int chat__field_bool(chat_req_t *req, json_t *payload, const char *field, bool dflt, bool *out)
@@ -480,6 +489,17 @@ static int authenticate(sio_socket_t *s, const json_t *auth, sio_refusal_t *refu
         return -1;
     }
     chat_user_t *u = chat__user_get(c, id.user);
+    ratelimit_cfg_t cl = {c->cfg.connect_rate, c->cfg.connect_burst};
+    uint64_t wait = u ? ratelimit_take(&u->connects, &cl, uv_now(c->loop)) : 0;
+    if (wait) {
+        c->stats.refused++;
+        c->stats.rate_limited++;
+        refusal->message = "rate_limited";
+        refusal->data = json_pack("{s:s, s:s, s:I}", "code", "rate_limited", "message",
+                                  "too many connection attempts for this user; retry later",
+                                  "retryAfterMs", (json_int_t)wait);
+        return -1;
+    }
     if (u && u->nconns >= c->cfg.max_sockets_per_user) {
         c->stats.refused++;
         refusal->message = "too_many_connections";
@@ -715,6 +735,8 @@ static void config_defaults(chat_config_t *cfg)
         cfg->send_rate = 10, cfg->send_burst = 20;
     if (cfg->event_rate == 0)
         cfg->event_rate = 50, cfg->event_burst = 100;
+    if (cfg->connect_rate == 0)
+        cfg->connect_rate = 5, cfg->connect_burst = 20;
     if (!cfg->max_refusals)
         cfg->max_refusals = 100;
     if (!cfg->max_text_chars)

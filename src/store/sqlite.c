@@ -596,7 +596,8 @@ static store_err_t w_channel_create(conn_t *c, store__req_t *r, bool *dirty)
     size_t n = 0;
     for (size_t i = 0; i < max; i++) {
         const char *user = creator ? (i == 0 ? creator : r->in.list[i - 1]) : r->in.list[i];
-        store_role_t role = creator && i == 0 ? STORE_OWNER : STORE_MEMBER;
+        /* A DM has no owner: neither side may moderate the other. */
+        store_role_t role = creator && i == 0 && r->in.kind != STORE_DM ? STORE_OWNER : STORE_MEMBER;
         if ((e = add_member(c, r, r->in.id, user, role, &evs[n], &ms[n], dirty)) != STORE_OK)
             return e;
         if (!evs[n].unchanged) {
