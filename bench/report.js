@@ -117,21 +117,23 @@ out.push('');
 // Raw figures of every run, so nothing in the ratios is hidden.
 out.push('<details><summary>Every run in full</summary>');
 out.push('');
-out.push('| run | server | delivered/s | acked/s | p50 ms | p99 ms | p99.9 ms | max ms | server CPU % | gen CPU % | server RSS MiB | errors | skipped |');
-out.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+out.push('| run | server | delivered/s | acked/s | p50 ms | p99 ms | p99.9 ms | max ms | server CPU % | gen CPU % | others on server core % | others on gen core % | server RSS MiB | errors | skipped |');
+out.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const x of runs) {
   const r = x.result;
   if (!r) {
-    out.push(`| ${x.case} | ${x.server} | failed: ${x.error || 'no result'} |||||||||||`);
+    out.push(`| ${x.case} | ${x.server} | failed: ${x.error || 'no result'} |||||||||||||`);
     continue;
   }
   const lat = r.latency_us || r.connect_latency_us || {};
   out.push(`| ${x.case} | ${x.server} | ${fmt(r.delivered_per_s)} | ${fmt(r.acked_per_s !== undefined ? r.acked_per_s : r.connects_per_s)} | ` +
     `${fmt(ms(lat.p50))} | ${fmt(ms(lat.p99))} | ${fmt(ms(lat.p999))} | ${fmt(ms(lat.max))} | ${fmt(r.server_cpu_pct)} | ` +
-    `${fmt(r.gen_cpu_pct)} | ${fmt(r.server_rss_kib / 1024)} | ${fmt(r.errors, 0)} | ${fmt(r.skipped, 0)} |`);
+    `${fmt(r.gen_cpu_pct)} | ${fmt(r.server_core_others_pct)} | ${fmt(r.gen_core_others_pct)} | ${fmt(r.server_rss_kib / 1024)} | ${fmt(r.errors, 0)} | ${fmt(r.skipped, 0)} |`);
 }
 out.push('');
-out.push('For connect and storm the acked/s column holds connections/s and the latencies are establishment (connect) or outage (storm) times.');
+out.push('For connect and storm the acked/s column holds connections/s and the latencies are establishment (connect) or outage (storm) times. ' +
+  '"Others on server/gen core": CPU time other processes took on the pinned core during the window (from /proc/stat): ' +
+  'the noise in that run; on a quiet machine both are near 0.');
 out.push('');
 out.push('</details>');
 out.push('');

@@ -506,11 +506,16 @@ int lg_loop_poll(lg_loop_t *l, int timeout_ms)
         if (c->gen == gen && (evs[i].events & EPOLLOUT))
             flush(l, c);
     }
+    lg_loop_flush(l);
+    return 0;
+}
+
+void lg_loop_flush(lg_loop_t *l)
+{
     while (l->dirty) {
         lg_conn_t *c = l->dirty;
         l->dirty = c->next_dirty;
         c->dirty = 0;
         flush(l, c);
     }
-    return 0;
 }

@@ -119,6 +119,10 @@ static inline size_t lg_conn_backlog(const lg_conn_t *c)
  * connection that has output. Returns 0, or -1 when epoll_wait fails. */
 int lg_loop_poll(lg_loop_t *l, int timeout_ms);
 
+/* Writes what every connection has queued (lg_loop_poll does this at the
+ * end of each turn; call it after sending outside a callback). */
+void lg_loop_flush(lg_loop_t *l);
+
 /* Also polls fd for readability; lg_loop_poll sets l->watch_ready. */
 int lg_loop_watch(lg_loop_t *l, int fd);
 

@@ -100,11 +100,10 @@ static void tick(lg_run_t *r)
 {
     if (r->o->rate == 0)
         return;
-    uint64_t elapsed = r->loop.now - r->t0;
-    uint64_t due = (uint64_t)((double)elapsed * (double)r->o->rate / 1e9);
     for (uint32_t i = 0; i < r->nsenders; i++) {
         lg_sender_t *s = &r->senders[i];
         lg_conn_t *c = &r->loop.conns[s->conn];
+        uint64_t due = lg_due(r, c->id);
         if (s->sent >= due || c->state != LG_READY)
             continue;
         uint64_t behind = due - s->sent;

@@ -266,13 +266,19 @@ int main(int argc, char **argv)
             goto out;
         }
     }
-    double cpu_a = 0, cpu_b = 0;
-    int have_cpu;
+    double cpu_a = 0, cpu_b = 0, score_a = 0, score_b = 0, gcore_a = 0, gcore_b = 0;
+    int have_cpu, have_score, have_gcore;
+    st.server_core = lg_proc_pinned_cpu(server);
+    st.gen_core = lg_proc_pinned_cpu(0);
     sleep_until(wstart);
     have_cpu = lg_proc_cpu(server, &cpu_a) == 0;
+    have_score = lg_cpu_busy(st.server_core, &score_a) == 0;
+    have_gcore = lg_cpu_busy(st.gen_core, &gcore_a) == 0;
     if (fixed) {
         sleep_until(wend);
         have_cpu = have_cpu && lg_proc_cpu(server, &cpu_b) == 0;
+        have_score = have_score && lg_cpu_busy(st.server_core, &score_b) == 0;
+        have_gcore = have_gcore && lg_cpu_busy(st.gen_core, &gcore_b) == 0;
         lg_proc_rss_kib(server, &st.rss_kib);
         st.wall_s = (double)(wend - wstart) / 1e9;
     }
@@ -307,11 +313,15 @@ int main(int argc, char **argv)
     }
     if (!fixed) {
         have_cpu = have_cpu && lg_proc_cpu(server, &cpu_b) == 0;
+        have_score = have_score && lg_cpu_busy(st.server_core, &score_b) == 0;
+        have_gcore = have_gcore && lg_cpu_busy(st.gen_core, &gcore_b) == 0;
         lg_proc_rss_kib(server, &st.rss_kib);
         st.wall_s = sum.window_s;
     }
     if (have_cpu)
         st.server_cpu_s = cpu_b - cpu_a;
+    st.server_core_busy_s = have_score && st.server_core != st.gen_core ? score_b - score_a : -1;
+    st.gen_core_busy_s = have_gcore && st.server_core != st.gen_core ? gcore_b - gcore_a : -1;
     stop_kids();
     lg_report(&O, &sum, &st);
     status = 0;

@@ -117,3 +117,51 @@ double lg_self_cpu(void)
     return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
            ru.ru_stime.tv_usec / 1e6;
 }
+
+int lg_proc_pinned_cpu(pid_t pid)
+{
+    char path[64], text[8192];
+    if (pid > 0)
+        snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    else
+        snprintf(path, sizeof path, "/proc/self/status");
+    if (read_file(path, text, sizeof text) <= 0)
+        return -1;
+    const char *p = strstr(text, "\nCpus_allowed_list:");
+    if (!p)
+        return -1;
+    p += 19;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    char *end;
+    long cpu = strtol(p, &end, 10);
+    if (end == p || (*end != '\n' && *end != '\0'))
+        return -1; /* a list or a range: not pinned to one */
+    return (int)cpu;
+}
+
+int lg_cpu_busy(int cpu, double *out)
+{
+    static char text[65536];
+    char key[32];
+    if (cpu < 0 || read_file("/proc/stat", text, sizeof text) <= 0)
+        return -1;
+    int k = snprintf(key, sizeof key, "\ncpu%d ", cpu);
+    const char *p = strstr(text, key);
+    if (!p)
+        return -1;
+    p += k;
+    unsigned long long v[8] = {0};
+    for (int i = 0; i < 8; i++) {
+        char *end;
+        v[i] = strtoull(p, &end, 10);
+        if (end == p)
+            return -1;
+        p = end;
+    }
+    /* user nice system idle iowait irq softirq steal */
+    unsigned long long busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
+    long hz = sysconf(_SC_CLK_TCK);
+    *out = (double)busy / (double)(hz > 0 ? hz : 100);
+    return 0;
+}

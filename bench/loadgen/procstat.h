@@ -21,6 +21,15 @@ int lg_proc_cpu(pid_t pid, double *out);
 /* Resident set size in KiB (VmRSS in /proc/PID/status). Returns 0, or -1. */
 int lg_proc_rss_kib(pid_t pid, uint64_t *out);
 
+/* The one CPU pid may run on (from Cpus_allowed_list in
+ * /proc/PID/status; pid 0: this process), or -1 when it may run on several
+ * or the file cannot be read. */
+int lg_proc_pinned_cpu(pid_t pid);
+
+/* Seconds CPU number cpu has been busy (everything in its /proc/stat line
+ * but idle and iowait; steal included), in clock ticks. Returns 0, or -1. */
+int lg_cpu_busy(int cpu, double *out);
+
 /* This process's CPU seconds, user + system (getrusage). */
 double lg_self_cpu(void);
 

@@ -103,6 +103,20 @@ void lg_report(const lg_opts_t *o, const lg_result_t *r, const lg_server_stats_t
         if ((o->scenario == LG_CONNECT || o->scenario == LG_STORM) && r->conn.count)
             put_real(j, "server_cpu_us_per_connect", s->server_cpu_s / (double)r->conn.count * 1e6);
     }
+    /* Other processes on the pinned cores: how noisy this run was. */
+    double srv_others = -1, gen_others = -1;
+    if (s->server_core_busy_s >= 0 && s->server_cpu_s >= 0) {
+        srv_others = s->server_core_busy_s - s->server_cpu_s;
+        srv_others = srv_others < 0 ? 0 : srv_others;
+        put_int(j, "server_core", s->server_core);
+        put_real(j, "server_core_others_pct", 100.0 * srv_others / wall);
+    }
+    if (s->gen_core_busy_s >= 0) {
+        gen_others = s->gen_core_busy_s - r->gen_cpu_s;
+        gen_others = gen_others < 0 ? 0 : gen_others;
+        put_int(j, "gen_core", s->gen_core);
+        put_real(j, "gen_core_others_pct", 100.0 * gen_others / wall);
+    }
     if (s->rss_kib) {
         put_int(j, "server_rss_kib", (double)s->rss_kib);
         if (o->scenario == LG_IDLE) {
@@ -169,6 +183,10 @@ void lg_report(const lg_opts_t *o, const lg_result_t *r, const lg_server_stats_t
         }
         row("generator CPU (s)", "%.3f", r->gen_cpu_s);
         row("generator CPU (% of a core)", "%.1f", 100.0 * r->gen_cpu_s / wall);
+        if (srv_others >= 0)
+            row("others on the server's core (%)", "%.1f", 100.0 * srv_others / wall);
+        if (gen_others >= 0)
+            row("others on the generator's core (%)", "%.1f", 100.0 * gen_others / wall);
         if (s->rss_kib) {
             row("server RSS (KiB)", "%.0f", (double)s->rss_kib);
             if (o->scenario == LG_IDLE && r->established) {

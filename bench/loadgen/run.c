@@ -109,6 +109,12 @@ void lg_run_make_senders(lg_run_t *r)
     }
 }
 
+uint64_t lg_due(const lg_run_t *r, uint32_t id)
+{
+    double phase = r->o->senders > 0 ? (double)id / (double)r->o->senders : 0.0;
+    return (uint64_t)((double)(r->loop.now - r->t0) * (double)r->o->rate / 1e9 + phase);
+}
+
 size_t lg_payload(const lg_run_t *r, uint32_t sender, uint64_t ns, char *out, size_t cap)
 {
     int n = snprintf(out, cap, "T%u:%llu;", sender, (unsigned long long)ns);
@@ -322,6 +328,7 @@ int lg_child_main(const lg_opts_t *o, uint32_t first, uint32_t count, int fd_in,
         lg_loop_poll(&r->loop, 1);
     r->going = 1;
     r->ops->go(r);
+    lg_loop_flush(&r->loop);
     for (;;) {
         lg_run_pump(r);
         uint64_t now = r->loop.now;
@@ -346,8 +353,10 @@ int lg_child_main(const lg_opts_t *o, uint32_t first, uint32_t count, int fd_in,
         }
         if (lg_loop_poll(&r->loop, 1) != 0)
             return fail(fd_out, "epoll_wait: %s", strerror(errno));
-        if (r->ops->tick)
+        if (r->ops->tick) {
             r->ops->tick(r);
+            lg_loop_flush(&r->loop); /* now, not after the next wait */
+        }
     }
     r->res.gen_cpu_s = lg_self_cpu() - r->cpu_start;
     r->res.established = r->ready;

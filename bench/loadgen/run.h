@@ -150,6 +150,11 @@ uint32_t lg_room_of(const lg_opts_t *o, uint32_t id);
 uint32_t lg_room_size(const lg_opts_t *o, uint32_t room);
 /* Allocates senders for the local connections whose global id < senders. */
 void lg_run_make_senders(lg_run_t *r);
+/* Fixed-rate sending: how many messages the sender on connection id
+ * should have sent by now. Senders are spread evenly over one interval
+ * (sender k starts k/senders of an interval early), so that they do not
+ * all send in the same instant. */
+uint64_t lg_due(const lg_run_t *r, uint32_t id);
 /* Writes the marker "T<sender>:<ns>;" padded with 'x' to o->payload bytes
  * into out (JSON-safe); returns the length. */
 size_t lg_payload(const lg_run_t *r, uint32_t sender, uint64_t ns, char *out, size_t cap);
@@ -165,6 +170,11 @@ typedef struct {
     double server_cpu_s;            /* over the window; < 0 when unknown */
     double wall_s;                  /* the window's length */
     uint64_t rss_base_kib, rss_kib; /* 0 when unknown */
+    /* Whole-core busy time over the window of the server's and of the
+     * generator's core when each is pinned to one (< 0: unknown): what is
+     * not theirs is other processes' — the noise in the figures. */
+    double server_core_busy_s, gen_core_busy_s;
+    int server_core, gen_core;
 } lg_server_stats_t;
 void lg_report(const lg_opts_t *o, const lg_result_t *r, const lg_server_stats_t *s);
 
