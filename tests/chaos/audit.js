@@ -17,7 +17,7 @@ const { eventEntry, viewHash } = require('./client');
 
 const MAX_REPORTED = 10;
 
-async function history(url, user, channels, { timeoutMs = 30000 } = {}) {
+async function history(url, user, channels, { timeoutMs = 30000, limit = 100 } = {}) {
   const socket = io(url, { auth: { user, name: user }, forceNew: true, reconnection: false, transports: ['websocket'] });
   try {
     const ready = await new Promise((resolve, reject) => {
@@ -30,7 +30,7 @@ async function history(url, user, channels, { timeoutMs = 30000 } = {}) {
       const list = [];
       let after = 0;
       for (;;) {
-        const res = await socket.timeout(timeoutMs).emitWithAck('channel:sync', { channel: ch, after, limit: 500 });
+        const res = await socket.timeout(timeoutMs).emitWithAck('channel:sync', { channel: ch, after, limit });
         if (!res.ok) throw new Error(`auditor: channel:sync ${ch} after ${after}: ${JSON.stringify(res.error)}`);
         for (const ev of res.events) {
           const { type, ...p } = ev;

@@ -50,7 +50,9 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 class ChaosClient {
   // opts: url, user, name, rng, from ('zero' | 'ready': where a view starts),
-  // ackTimeoutMs, backoffBaseMs, backoffMaxMs, query, ioOpts, trackLatency
+  // ackTimeoutMs, backoffBaseMs, backoffMaxMs, query, ioOpts, trackLatency,
+  // syncLimit (channel:sync page size, default 500), join (channels to join
+  // on the first connection)
   constructor(opts) {
     this.opts = opts;
     this.user = opts.user;
@@ -59,6 +61,7 @@ class ChaosClient {
     this.ackTimeoutMs = opts.ackTimeoutMs || 10000;
     this.backoffBaseMs = opts.backoffBaseMs || 100;
     this.backoffMaxMs = opts.backoffMaxMs || 3000;
+    this.syncLimit = opts.syncLimit || 500;
     this.views = new Map();
     this.live = false;
     this.closed = false;
@@ -126,6 +129,7 @@ class ChaosClient {
   }
 
   async _syncAfterReady(epoch) {
+    if (this.opts.join) await this._joinMissing();
     await Promise.all([...this.views.keys()].map((ch) => this.sync(ch)));
     if (epoch !== this.readyEpoch || !this.live) return; // a newer connection took over
     if (![...this.views.values()].every((v) => v.syncOk)) return;
@@ -133,6 +137,33 @@ class ChaosClient {
     const w = this.syncedWaiters;
     this.syncedWaiters = [];
     for (const f of w) f();
+  }
+
+  // Joins the channels in opts.join this user is not a member of yet. After
+  // a reconnect the server already has the membership (ready lists it), so
+  // this runs once per channel; a channel that ready stops listing after
+  // having been joined is a lost membership, recorded as an error.
+  async _joinMissing() {
+    const listed = new Set((this.readyInfo.channels || []).map((c) => c.id));
+    for (const ch of this.opts.join) {
+      if (listed.has(ch)) continue;
+      if (this.views.has(ch)) {
+        this.errors.push({ op: 'ready', channel: ch, error: `membership of ${ch} lost: ready does not list it after a reconnect` });
+        continue;
+      }
+      const res = await new Promise((resolve) => {
+        this.socket.timeout(this.ackTimeoutMs).emit('channel:join', { channel: ch }, (err, r) => {
+          if (!err && r && r.ok && !this.views.has(ch)) {
+            this.views.set(ch, this._newView(ch, this.from === 'ready' ? r.channel.seq : 0));
+          }
+          resolve(err ? null : r);
+        });
+      });
+      if (!res || !res.ok) {
+        this.st.joinErrors = (this.st.joinErrors || 0) + 1;
+        if (res) this.errors.push({ op: 'channel:join', channel: ch, error: res.error });
+      }
+    }
   }
 
   _onDisconnect(reason) {
@@ -226,7 +257,7 @@ class ChaosClient {
             this.st.syncCalls++;
             let top = after;
             const res = await new Promise((resolve) => {
-              this.socket.timeout(this.ackTimeoutMs).emit('channel:sync', { channel, after, limit: 500 }, (err, r) => {
+              this.socket.timeout(this.ackTimeoutMs).emit('channel:sync', { channel, after, limit: this.syncLimit }, (err, r) => {
                 if (err) return resolve(null);
                 if (r && r.ok) {
                   for (const ev of r.events) {

@@ -28,13 +28,13 @@ function expect(cond, msg) {
 
 // The end-of-scenario audit: every send acked and in history exactly once,
 // history gap-free, every view equal to history. Returns figures.
-async function finalAudit({ fleet, url, auditor, channels, settleMs = 60000 }) {
+async function finalAudit({ fleet, url, auditor, channels, settleMs = 60000, historyLimit = 100 }) {
   const settled = await fleet.settle({ timeoutMs: settleMs });
   expect(settled.pending === 0, `${settled.pending} sends still unacked ${settleMs} ms after the load stopped`);
   const synced = await fleet.syncAll({ timeoutMs: 60000 });
   expectNone('clients that could not resync', synced.failed.slice(0, 10).map((f) => `${f.user}: ${f.error}`));
   const sums = await fleet.summaries();
-  const hist = await audit.history(url, auditor, channels);
+  const hist = await audit.history(url, auditor, channels, { limit: historyLimit });
   expectNone('server history', audit.checkHistory(hist));
   const acked = audit.checkAcked(sums, hist);
   expectNone('acked messages', acked.fails);

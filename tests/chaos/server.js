@@ -1,7 +1,9 @@
 // server.js — `parley serve` under the chaos suite's control: start, kill
 // with any signal (kill -9 included), start again on the same port and data
 // directory, and keep every run's log, so a scenario can look for a line
-// (slow_consumer) or a sanitizer report across restarts. tests/js/lib's
+// (slow_consumer) or a sanitizer report across restarts. CHAOS_SERVER_ARGS
+// (space-separated flags) is added to every start, for experiments such as
+// CHAOS_SERVER_ARGS=--recovery=false. tests/js/lib's
 // launcher restarts only after a clean stop and keeps only the last log.
 'use strict';
 const { spawn } = require('child_process');
@@ -32,7 +34,8 @@ class ChaosServer {
   start({ timeoutMs = 30000 } = {}) {
     const exe = path.join(BUILD_DIR, 'parley');
     const args = ['serve', '--port', String(this.port), '--data', this.dataDir,
-      '--log-level', this.opts.logLevel || 'info', ...(this.opts.args || [])];
+      '--log-level', this.opts.logLevel || 'info', ...(this.opts.args || []),
+      ...(process.env.CHAOS_SERVER_ARGS ? process.env.CHAOS_SERVER_ARGS.split(' ').filter(Boolean) : [])];
     const env = { ...process.env, ...(this.opts.env || {}) };
     // A leak report at every SIGTERM of a crash-tested server would be noise;
     // leaks are the unit tests' business. Other sanitizer errors still abort.

@@ -4,7 +4,8 @@
 // measured figures, and fails if any scenario fails.
 //
 //   CHAOS_SEED=<n>     replay a run's random choices (each run prints its seed)
-//   CHAOS_ONLY=1,4     run only these scenarios
+//   CHAOS_ONLY=1,4     run only these scenarios (a scenario marked `blocked`,
+//                      waiting for a server fix, runs only when named here)
 //   CHAOS_QUICK=1      smaller scales (development; the ctest run is full)
 //   CHAOS_FIGURES=f    also write the figures as JSON to f (default:
 //                      $PARLEY_BUILD_DIR/chaos-figures.json)
@@ -40,6 +41,11 @@ async function main() {
   }
   for (const sc of SCENARIOS) {
     if (only.length && !only.includes(sc.id)) continue;
+    if (sc.blocked && !only.includes(sc.id)) {
+      console.log(`skip - scenario ${sc.id}: ${sc.title}\n  blocked: ${sc.blocked}`);
+      results.push({ id: sc.id, title: sc.title, ok: true, skipped: true, blocked: sc.blocked });
+      continue;
+    }
     const cleanups = [];
     const ctx = {
       seed, quick,
@@ -69,7 +75,8 @@ async function main() {
   }
   const total = ((Date.now() - t0) / 1000).toFixed(1);
   const failed = results.filter((r) => !r.ok);
-  console.log(`chaos: ${results.length - failed.length} passed, ${failed.length} failed, ${total} s, seed ${seed}`);
+  const skipped = results.filter((r) => r.skipped);
+  console.log(`chaos: ${results.length - failed.length - skipped.length} passed, ${failed.length} failed, ${skipped.length} skipped (blocked), ${total} s, seed ${seed}`);
   const out = process.env.CHAOS_FIGURES || (process.env.PARLEY_BUILD_DIR && path.join(process.env.PARLEY_BUILD_DIR, 'chaos-figures.json'));
   if (out) {
     try {
