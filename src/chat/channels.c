@@ -35,6 +35,7 @@
  *   is forbidden for others.
  */
 #include "chat/internal.h"
+#include "chat/tail.h"
 #include "core/alloc.h"
 
 #include <stdio.h>
@@ -100,8 +101,7 @@ static void apply_joined(chat_t *c, const store_event_t *ev, const chat_req_t *r
 
 /* ---- answering {channel, messages} ---- */
 
-static void on_history(store_err_t err, const store_message_t *msgs, size_t n, bool has_more,
-                       void *arg)
+static void on_history(store_err_t err, json_t *messages, bool has_more, void *arg)
 {
     op_t *op = arg;
     chat_channel_t *ch = chat__channel_get(op->c, op->channel);
@@ -112,20 +112,17 @@ static void on_history(store_err_t err, const store_message_t *msgs, size_t n, b
         op_free(op);
         return;
     }
-    json_t *messages = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(messages, store_message_to_json(&msgs[i]));
     chat__reply_ok(
-        op->req, json_pack("{s:o, s:o}", "channel", chat__channel_json(ch), "messages", messages));
+        op->req, json_pack("{s:o, s:O}", "channel", chat__channel_json(ch), "messages", messages));
     op_free(op);
 }
 
-/* Reads the last messages and answers; takes op. Runs after the joining
- * member's commit, so the read sees it. */
+/* Reads the last messages (from the channel's tail when cached; may answer
+ * at once) and answers; takes op. Runs after the joining member's commit,
+ * so a store read sees it. */
 static void answer_with_history(op_t *op)
 {
-    store_err_t err =
-        store_history_page(op->c->store, op->channel, 0, JOIN_HISTORY, on_history, op);
+    store_err_t err = chat__tail_page(op->c, op->channel, 0, JOIN_HISTORY, on_history, op);
     if (err != STORE_OK)
         op_refused(op, err, "channel history");
 }

@@ -10,10 +10,14 @@
  * sync, anything else bad_request. Deleted messages stay in history as
  * {deleted:true, text:""} so seqs have no holes a client would try to fill.
  *
- * What it is not: no in-memory tail of recent messages yet (every page is a
- * store read).
+ * history:get pages go through the per-channel tail (tail.c): a page inside
+ * a channel's recent messages is answered from memory, older ones are store
+ * reads.
+ *
+ * What it is not: channel:sync has no cache (every call is a store read).
  */
 #include "chat/internal.h"
+#include "chat/tail.h"
 #include "core/log.h"
 
 #include <stdint.h>
@@ -27,35 +31,20 @@
 /* An optional limit in 1..max; absent gives dflt. */
 static int field_limit(chat_req_t *req, json_t *payload, uint64_t max, uint64_t dflt, uint64_t *out)
 {
-    if (chat__field_uint(req, payload, "limit", max, true, dflt, out) != 0)
-        return -1;
-    if (*out == 0) {
-        chat__reply_error(req, "bad_request", "limit: expected an integer 1-%llu",
-                          (unsigned long long)max);
-        return -1;
-    }
-    return 0;
+    return chat__field_uint_range(req, payload, "limit", 1, max, true, dflt, out);
 }
 
 /* ---- history:get ---- */
 
-static void on_page(store_err_t err, const store_message_t *msgs, size_t n, bool has_more,
-                    void *arg)
+static void on_page(store_err_t err, json_t *messages, bool has_more, void *arg)
 {
     chat_req_t *req = arg;
-    if (err == STORE_E_NOT_FOUND) {
+    if (err == STORE_E_NOT_FOUND)
         chat__reply_error(req, "not_found", "channel not found");
-    } else if (err != STORE_OK) {
+    else if (err != STORE_OK)
         chat__reply_store_error(req, err, "history");
-    } else {
-        json_t *list = json_array();
-        for (size_t i = 0; i < n; i++) {
-            json_t *m = store_message_to_json(&msgs[i]);
-            if (m)
-                json_array_append_new(list, m);
-        }
-        chat__reply_ok(req, json_pack("{s:o, s:b}", "messages", list, "hasMore", has_more));
-    }
+    else
+        chat__reply_ok(req, json_pack("{s:O, s:b}", "messages", messages, "hasMore", has_more));
     chat__req_free(req);
 }
 
@@ -75,8 +64,7 @@ static void on_history(chat_conn_t *cc, json_t *payload, chat_req_t *req)
     if (!chat__require_member(cc, req, channel))
         return;
     chat_req_t *k = chat__req_keep(req);
-    store_err_t err =
-        store_history_page(cc->chat->store, channel, before, (unsigned)limit, on_page, k);
+    store_err_t err = chat__tail_page(cc->chat, channel, before, (unsigned)limit, on_page, k);
     if (err != STORE_OK) {
         chat__reply_store_error(k, err, "history");
         chat__req_free(k);
@@ -118,6 +106,7 @@ static void on_sync(chat_conn_t *cc, json_t *payload, chat_req_t *req)
 
 void chat__history_init(chat_t *c)
 {
+    chat__tail_init(c, NULL);
     chat__on(c, "history:get", on_history, false);
     chat__on(c, "channel:sync", on_sync, false);
 }

@@ -35,6 +35,7 @@
  */
 #include "chat/internal.h"
 #include "chat/notifications.h"
+#include "chat/tail.h"
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/utf8.h"
@@ -241,6 +242,7 @@ static void on_inserted(store_err_t err, const store_message_t *msg, const store
         return;
     }
     chat_channel_t *ch = advance_seq(c, ev);
+    chat__tail_event(c, ev);
     c->stats.messages++;
     chat__broadcast_channel(c, ev->channel, ev->type, ev->payload, op->req);
     chat_user_t *u = chat__user_get(c, op->req->user);
@@ -315,6 +317,7 @@ static void on_event_written(store_err_t err, const store_event_t *ev, void *arg
         return;
     }
     chat_channel_t *ch = advance_seq(c, ev);
+    chat__tail_event(c, ev);
     chat__broadcast_channel(c, ev->channel, ev->type, ev->payload, op->req);
     op->answer = json_pack("{s:o}", "event", event_json(ev));
     if (strcmp(op->action, "react") == 0 && ev->message &&
