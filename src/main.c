@@ -212,8 +212,8 @@ static void on_request(http_exchange_t *ex, void *ud)
     if (path_is(req, "/health")) {
         if (req->method != HTTP_GET && req->method != HTTP_HEAD) {
             static const http_kv_t allow[] = {{"Allow", "GET, HEAD"}};
-            http_respond(ex, 405, "application/json", allow, 1,
-                         "{\"error\":\"method not allowed\"}", 30);
+            static const char body[] = "{\"error\":\"method not allowed\"}";
+            http_respond(ex, 405, "application/json", allow, 1, body, sizeof body - 1);
             return;
         }
         on_health(ex, app);
@@ -225,10 +225,9 @@ static void on_request(http_exchange_t *ex, void *ud)
     }
     if (path_is(req, "/ready")) {
         int ok = app->store && !app->stopping;
-        http_respond(ex, ok ? 200 : 503, "application/json", NULL, 0,
-                     ok ? "{\"status\":\"ready\",\"store\":\"ok\"}"
-                        : "{\"status\":\"unavailable\"}",
-                     ok ? 32 : 26);
+        const char *body =
+            ok ? "{\"status\":\"ready\",\"store\":\"ok\"}" : "{\"status\":\"unavailable\"}";
+        http_respond(ex, ok ? 200 : 503, "application/json", NULL, 0, body, strlen(body));
         return;
     }
     static const char *const bundle[] = {
@@ -355,6 +354,11 @@ static int setup_chat(app_t *app)
         .connect_timeout_ms = (uint64_t)S.connect_timeout_ms,
         .recovery = S.recovery,
         .max_disconnection_ms = (uint64_t)S.max_disconnection_ms,
+        /* A recovered socket gets what it missed in one go: keep that below
+         * the slow-consumer cap, or the replay itself would close the
+         * connection on every reconnect. Past it the client gets a fresh
+         * socket and resyncs with channel:sync. */
+        .recovery_max_bytes = S.max_output / 2,
     };
     app->sio = sio_server_new(app->loop, &sc);
     chat_config_t cc = {

@@ -30,6 +30,7 @@
 #define DEFAULT_MAX_PAYLOAD 1000000
 #define DEFAULT_MAX_QUEUED (4 * 1024 * 1024)
 #define SID_LEN 20
+#define TOO_LARGE_BODY "{\"code\":3,\"message\":\"Payload too large\"}"
 
 /* Engine.IO's HTTP error codes, as the Node server sends them. */
 enum {
@@ -792,7 +793,7 @@ static void handle_poll(eio_server_t *srv, eio_socket_t *s, http_exchange_t *ex)
         const char *body = http_ex_body(ex, &len);
         if (len > srv->cfg.max_payload) {
             respond_text(srv, ex, 413, "application/json",
-                         "{\"code\":3,\"message\":\"Payload too large\"}", 41);
+                         TOO_LARGE_BODY, strlen(TOO_LARGE_BODY));
             session_close(s, "transport error");
             return;
         }

@@ -91,8 +91,8 @@ void http_serve_file(http_exchange_t *ex, const char *root, const char *rel)
     const http_request_t *req = http_ex_request(ex);
     if (req->method != HTTP_GET && req->method != HTTP_HEAD) {
         static const http_kv_t allow[] = {{"Allow", "GET, HEAD"}};
-        http_respond(ex, 405, "application/json", allow, 1, "{\"error\":\"method not allowed\"}",
-                     30);
+        static const char body[] = "{\"error\":\"method not allowed\"}";
+        http_respond(ex, 405, "application/json", allow, 1, body, sizeof body - 1);
         return;
     }
     char real_root[PATH_MAX], full[PATH_MAX * 2], real_file[PATH_MAX];
