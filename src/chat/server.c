@@ -488,9 +488,9 @@ static int authenticate(sio_socket_t *s, const json_t *auth, sio_refusal_t *refu
         refusal->data = chat_auth_refusal_json(&ref);
         return -1;
     }
-    chat_user_t *u = chat__user_get(c, id.user);
+    chat_user_t *u = chat__user_ensure(c, id.user, NULL); /* a new user's first try counts too */
     ratelimit_cfg_t cl = {c->cfg.connect_rate, c->cfg.connect_burst};
-    uint64_t wait = u ? ratelimit_take(&u->connects, &cl, uv_now(c->loop)) : 0;
+    uint64_t wait = ratelimit_take(&u->connects, &cl, uv_now(c->loop));
     if (wait) {
         c->stats.refused++;
         c->stats.rate_limited++;
@@ -500,7 +500,7 @@ static int authenticate(sio_socket_t *s, const json_t *auth, sio_refusal_t *refu
                                   "retryAfterMs", (json_int_t)wait);
         return -1;
     }
-    if (u && u->nconns >= c->cfg.max_sockets_per_user) {
+    if (u->nconns >= c->cfg.max_sockets_per_user) {
         c->stats.refused++;
         refusal->message = "too_many_connections";
         refusal->data = json_pack("{s:s, s:s}", "code", "too_many_connections", "message",
