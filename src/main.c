@@ -373,6 +373,7 @@ static int setup_chat(app_t *app)
         .max_refusals = (unsigned)S.max_refusals,
         .max_text_chars = (size_t)S.max_text_chars,
         .max_text_bytes = S.max_text_bytes,
+        .max_reply_bytes = S.max_output / 4,
     };
     app->chat = chat_new(app->loop, app->sio, app->store, app->auth, &cc, err, sizeof err);
     if (!app->chat) {

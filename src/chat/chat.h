@@ -32,6 +32,7 @@ typedef struct {
     uint64_t presence_grace_ms;     /* 5000 */
     uint64_t typing_throttle_ms;    /* 3000 */
     uint64_t typing_expiry_ms;      /* 10000 */
+    size_t max_reply_bytes;         /* byte budget of one channel:sync answer: 1 MiB */
 } chat_config_t;
 
 typedef struct {

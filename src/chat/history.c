@@ -80,8 +80,31 @@ static void on_range(store_err_t err, json_t *events, bool has_more, void *arg)
         chat__reply_error(req, "not_found", "channel not found");
     else if (err != STORE_OK)
         chat__reply_store_error(req, err, "events");
-    else
-        chat__reply_ok(req, json_pack("{s:O, s:b}", "events", events, "hasMore", has_more));
+    else {
+        /* One answer must fit well inside the connection's output cap, or
+         * a client catching up on large messages would be cut off as a slow
+         * consumer by its own sync: past the byte budget, stop early and say
+         * hasMore (at least one event always goes). */
+        size_t budget = req->chat->cfg.max_reply_bytes, used = 0, n = json_array_size(events);
+        size_t keep = n;
+        for (size_t i = 0; i < n; i++) {
+            used += json_dumpb(json_array_get(events, i), NULL, 0, JSON_COMPACT) + 1;
+            if (used > budget && i > 0) {
+                keep = i;
+                break;
+            }
+        }
+        json_t *out = events;
+        if (keep < n) {
+            out = json_array();
+            for (size_t i = 0; i < keep; i++)
+                json_array_append(out, json_array_get(events, i));
+            has_more = true;
+        } else {
+            json_incref(out);
+        }
+        chat__reply_ok(req, json_pack("{s:o, s:b}", "events", out, "hasMore", has_more));
+    }
     chat__req_free(req);
 }
 

@@ -4,6 +4,7 @@
  * messages.c, ...) and register through chat__on.
  */
 #include "chat/internal.h"
+#include "chat/tail.h"
 #include "core/alloc.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -749,6 +750,8 @@ static void config_defaults(chat_config_t *cfg)
         cfg->typing_throttle_ms = 3000;
     if (!cfg->typing_expiry_ms)
         cfg->typing_expiry_ms = 10000;
+    if (!cfg->max_reply_bytes)
+        cfg->max_reply_bytes = 1024 * 1024;
 }
 
 static int load_model(chat_t *c, char *err, size_t errsz)
@@ -889,5 +892,6 @@ void chat_free(chat_t *c)
     map_each(&handlers, free_handler, NULL);
     map_free(&handlers);
     config_list_free(c->defaults);
+    chat__tail_free(c);
     free(c);
 }
