@@ -6,8 +6,8 @@
 //   - the server's RSS stays bounded: over the 6 s from the stall (or until
 //     2 s after the close, if later) it grows by less than RSS_BOUND_MIB.
 //     Messages are 4 KB so that the stalled socket's share dominates: with
-//     no cap (--max-output 1G) the same run grows by about 27 MiB in those
-//     6 s, release or ASan build; with the cap, by about 1 MiB once the
+//     no cap (--max-output 1G) the same run grows by 22 MiB (release) to
+//     30 MiB (ASan) in those 6 s; with the cap, by about 1 MiB once the
 //     server's store caches have warmed up (the first 4 s of load);
 //   - the other clients see no added delay: delivery latency p50 during the
 //     stall is within 2x + 25 ms of before, p95 within 3x + 50 ms;
