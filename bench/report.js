@@ -110,6 +110,15 @@ for (const row of rows) {
   out.push(`| ${row.name}${row.better === 'lower' ? ' ↓' : row.better === 'higher' ? ' ↑' : ''} | ${fmt(p)}${note('parley')} | ${nodeCell} | ${ratio !== undefined && row.better !== 'info' ? fmt(ratio, 2) + '×' : ''} | ${row.target ? row.target.text : ''} | ${met} |`);
 }
 out.push('');
+const noise = (k) => Math.max(0, ...runs.map((x) => (x.result && typeof x.result[k] === 'number' ? x.result[k] : 0)));
+const ns = noise('server_core_others_pct'), ng = noise('gen_core_others_pct');
+if (ns > 10 || ng > 10) {
+  out.push(`**Noisy run:** other processes took up to ${fmt(ns, 0)} % of the server's core and up to ${fmt(ng, 0)} % of the ` +
+    'generator\'s core during these measurements (see the last columns below; 0 on a quiet machine). A starved server ' +
+    'turns its loop less often and batches more, so throughput and latency figures are pessimistic and CPU per delivery ' +
+    'optimistic; the CPU-per-operation rows are the least affected.');
+  out.push('');
+}
 out.push('↑ higher is better, ↓ lower is better; — : no Node run for this figure (the chat scenario is Parley-only; ' +
   'Node runs at 500k/s only when its saturation throughput reaches that).');
 out.push('');
