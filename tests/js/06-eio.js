@@ -191,8 +191,27 @@ test('CORS: preflight and allow-origin headers', async () => {
   assert.ok(r.headers.get('access-control-allow-origin'));
 });
 
+// Keeps a polling session alive (answers its pings) until stop() is called;
+// resolves stop() with the message packets it saw.
+function keepAlive(sid) {
+  let running = true;
+  const seen = [];
+  const loop = (async () => {
+    while (running) {
+      const r = await poll(sid);
+      if (r.status !== 200) throw new Error(`session ${sid} died: ${r.status} ${r.body}`);
+      for (const pkt of r.body.split('\x1e')) {
+        if (pkt === '2') await post(sid, '3');
+        else if (pkt.startsWith('4')) seen.push(pkt);
+      }
+    }
+  })();
+  return { stop: async () => { running = false; await loop; return seen; } };
+}
+
 test('malformed input closes only the offending session', async () => {
   const good = await open();
+  const alive = keepAlive(good);
   const bad = await open();
   for (const body of ['abc', '', '4ok\x1e\x1e4x', 'b!!!notbase64', '9nine']) {
     const s = await open();
@@ -207,7 +226,9 @@ test('malformed input closes only the offending session', async () => {
   await post(bad, '7');
   // The healthy session is untouched.
   await post(good, '4still-here');
-  assert.strictEqual((await poll(good)).body, '4still-here');
+  await post(good, '4bye'); // wakes the keep-alive poll for the last time
+  const seen = await alive.stop();
+  assert.ok(seen.includes('4still-here'), JSON.stringify(seen));
 });
 
 test('stop', async () => {
