@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 pkgs="build-essential cmake pkg-config libuv1-dev libssl-dev zlib1g-dev
       libjansson-dev libsqlite3-dev nodejs npm"
 case "$what" in
-  test|bench) pkgs="$pkgs clang libclang-rt-14-dev libcmocka-dev" ;;
+  test|bench) pkgs="$pkgs clang libclang-rt-14-dev libcmocka-dev chromium fonts-liberation" ;;
 esac
 case "$what" in
   bench) pkgs="$pkgs util-linux" ;;
