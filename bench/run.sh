@@ -18,6 +18,9 @@
 #                       chat_sat chat_fixed
 #   BENCH_SERVER_CPU    core for the servers (0); BENCH_GEN_CPU for loadgen (1)
 #   BENCH_PORT          first port to try (23110; below the ephemeral range)
+#   BENCH_NOISY         a run where other processes took more than this % of
+#                       a pinned core is repeated once, the quieter kept (25),
+#                       while the run is younger than BENCH_RETRY_UNTIL s (240)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -29,6 +32,8 @@ ONLY=${BENCH_ONLY:-fanout_sat fanout_100k fanout_500k idle connect storm chat_sa
 SCPU=${BENCH_SERVER_CPU:-0}
 GCPU=${BENCH_GEN_CPU:-1}
 PORT=${BENCH_PORT:-23110}
+NOISY=${BENCH_NOISY:-25}
+RETRY_UNTIL=${BENCH_RETRY_UNTIL:-240}
 
 die() { echo "bench: $*" >&2; exit 1; }
 for b in fanout parley loadgen; do
@@ -111,27 +116,51 @@ start_server() {
   die "$1: no free port found"
 }
 
+# noise_of JSON: the larger share of a pinned core other processes took.
+noise_of() {
+  node -e '
+    let r = null;
+    try { r = JSON.parse(process.argv[1]); } catch (_) {}
+    if (!r) { console.log(0); process.exit(0); }
+    console.log(Math.round(Math.max(r.server_core_others_pct || 0, r.gen_core_others_pct || 0)));
+  ' "$1"
+}
+
 # run_case CASE SERVER KIND SCENARIO [loadgen options...]
+# When other processes took more than $NOISY % of a pinned core and the
+# time budget allows, the case is run again and the quieter run kept.
 run_case() {
   local kase=$1 server=$2 kind=$3 scenario=$4
   shift 4
-  start_server "$kind"
-  local cmd="taskset -c $GCPU $BUILD/loadgen $scenario --port $PORT --label $server $* --server-pid \$SERVER_PID"
-  echo "bench: $kase / $server ..." >&2
-  local line err=""
-  if ! line=$(taskset -c "$GCPU" timeout 300 "$BUILD/loadgen" "$scenario" --port "$PORT" --label "$server" \
-        "$@" --server-pid "$SRV_PID" 2> "$OUT/$kase-$server.txt"); then
-    err=$(tail -n 3 "$OUT/$kase-$server.txt" | tr '\n"' ' \047')
-    line=""
-  fi
-  cat "$OUT/$kase-$server.txt" >&2
-  cleanup
+  local cmd="taskset -c $GCPU $BUILD/loadgen $scenario --label $server $* --server-pid \$SERVER_PID --port \$PORT"
+  local best="" best_noise=101 best_err="" best_scmd="" attempt
+  for attempt in 1 2; do
+    start_server "$kind"
+    echo "bench: $kase / $server ..." >&2
+    local line err=""
+    if ! line=$(taskset -c "$GCPU" timeout 300 "$BUILD/loadgen" "$scenario" --port "$PORT" \
+          --label "$server" "$@" --server-pid "$SRV_PID" 2> "$OUT/$kase-$server.txt"); then
+      err=$(tail -n 3 "$OUT/$kase-$server.txt" | tr '\n"' ' \047')
+      line=""
+    fi
+    cat "$OUT/$kase-$server.txt" >&2
+    cleanup
+    local noise
+    noise=$(noise_of "$line")
+    if [ -n "$line" ] && { [ -z "$best" ] || [ "$noise" -lt "$best_noise" ]; }; then
+      best=$line; best_noise=$noise; best_scmd=$SRV_CMD
+    fi
+    [ -z "$best" ] && best_err=$err
+    [ -n "$best" ] && [ "$best_noise" -le "$NOISY" ] && break
+    [ "$attempt" = 1 ] && [ $(( $(date +%s) - START )) -lt "$RETRY_UNTIL" ] || break
+    echo "bench: $kase / $server: other processes took $noise % of a core; once more" >&2
+  done
   node -e '
     const [kase, server, cmd, scmd, line, err] = process.argv.slice(1);
     let result = null;
     try { result = line ? JSON.parse(line) : null; } catch (_) {}
     console.log(JSON.stringify({ case: kase, server, server_cmd: scmd, cmd, result, error: err || undefined }));
-  ' "$kase" "$server" "$cmd" "${SRV_CMD//$ROOT\//}" "$line" "$err" >> "$RESULTS"
+  ' "$kase" "$server" "$cmd" "${best_scmd//$ROOT\//}" "$best" "$best_err" >> "$RESULTS"
 }
 
 want() { [[ " $ONLY " == *" $1 "* ]]; }
