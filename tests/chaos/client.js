@@ -132,6 +132,13 @@ class ChaosClient {
     if (this.opts.join) await this._joinMissing();
     await Promise.all([...this.views.keys()].map((ch) => this.sync(ch)));
     if (epoch !== this.readyEpoch || !this.live) return; // a newer connection took over
+    this._checkSynced();
+  }
+
+  // Once every view has been synced on the current connection, the client
+  // counts as resynced (whichever sync finished last).
+  _checkSynced() {
+    if (!this.live || this.lastSyncedAt >= this.lastReadyAt) return;
     if (![...this.views.values()].every((v) => v.syncOk)) return;
     this.lastSyncedAt = Date.now();
     const w = this.syncedWaiters;
@@ -272,7 +279,9 @@ class ChaosClient {
             });
             if (res === null) {
               this.st.syncErrors++;
-              return; // timed out or disconnected: the next ready syncs
+              if (!this.live || this.closed) return; // disconnected: the next ready syncs
+              await sleep(this._backoff(2)); // timed out on a live connection: ask again
+              continue;
             }
             if (!res.ok) {
               this.st.syncErrors++;
@@ -297,6 +306,7 @@ class ChaosClient {
       } finally {
         v.syncing = null;
       }
+      this._checkSynced();
     })();
     return v.syncing;
   }

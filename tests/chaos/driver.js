@@ -96,8 +96,11 @@ class Group {
     await Promise.all(clients.map(async (c) => {
       const rng = c.rng.derive(`load/${o.label || ''}`);
       const inflight = new Set();
+      const t0 = Date.now();
       for (let n = 0; n < count && Date.now() < end && !c.closed; n++) {
-        const wait = o.interval !== undefined ? o.interval : rng.exp(1000 / o.ratePerClient);
+        // A fixed interval is kept on the clock (timers run late on a busy
+        // machine; the sends that fell due meanwhile go out at once).
+        const wait = o.interval !== undefined ? t0 + n * o.interval - Date.now() : rng.exp(1000 / o.ratePerClient);
         if (wait > 0) await sleep(wait);
         if (Date.now() >= end) break;
         const text = `${c.user} #${c.sendNo + 1}${o.stamp ? ` t=${Date.now()}` : ''} ${pad}`;
@@ -243,8 +246,9 @@ class Worker {
 
   static async spawn({ seed, label }) {
     const child = fork(__filename, ['--worker', String(seed), label], {
+      // JSON, not 'advanced': Node's V8-serialized IPC has had bugs with
+      // large messages, and one run lost both workers' channels at once.
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      serialization: 'advanced',
       env: { ...process.env },
     });
     const w = new Worker(child, label);
@@ -255,10 +259,16 @@ class Worker {
   call(method, ...args) {
     if (this.exited) return Promise.reject(new Error(`${this.label} has exited`));
     const id = this.nextId++;
-    return new Promise((resolve, reject) => {
+    const p = new Promise((resolve, reject) => {
       this.calls.set(id, { resolve, reject });
-      this.child.send({ id, method, args });
+      this.child.send({ id, method, args }, (err) => {
+        if (err && this.calls.has(id)) { this.calls.delete(id); reject(new Error(`${this.label}: ${method}: ${err.message}`)); }
+      });
     });
+    // Scenarios start long calls (a load) and await them later: a worker
+    // that dies meanwhile must fail the scenario, not crash the suite.
+    p.catch(() => {});
+    return p;
   }
 
   async close() {
@@ -383,15 +393,19 @@ if (require.main === module && process.argv[2] === '--worker') {
   const mathRng = makeRng(seed, `math/${label}`);
   Math.random = () => mathRng();
   const group = new Group({ seed, label });
+  const reply = (m) => {
+    if (!process.connected) return; // the parent is gone or closing us
+    process.send(m, (err) => { if (err) process.stderr.write(`${label}: reply to call ${m.id} lost: ${err.message}\n`); });
+  };
   process.on('message', async ({ id, method, args }) => {
     try {
       let result;
       if (method === 'ping') result = 'pong';
       else if (method === 'close') result = group.close();
       else result = await group[method](...args);
-      process.send({ id, result });
+      reply({ id, result });
     } catch (e) {
-      process.send({ id, error: (e && e.stack) || String(e) });
+      reply({ id, error: (e && e.stack) || String(e) });
     }
   });
   process.on('disconnect', () => { group.close(); setTimeout(() => process.exit(0), 200).unref(); });

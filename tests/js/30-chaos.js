@@ -31,6 +31,10 @@ async function main() {
   console.log(`chaos: seed ${seed} (replay with CHAOS_SEED=${seed})${quick ? ', quick' : ''}`);
   const t0 = Date.now();
   const results = [];
+  // A promise that fails while nobody awaits it yet belongs to the running
+  // scenario: fail that scenario with it rather than crash the suite.
+  let stray = [];
+  process.on('unhandledRejection', (e) => { stray.push(e); });
   try {
     await checkProxy((m) => console.log(`  ${m}`));
     checkAudit((m) => console.log(`  ${m}`));
@@ -65,6 +69,8 @@ async function main() {
     for (const f of cleanups.reverse()) {
       try { await f(); } catch (e) { if (!error) error = e; }
     }
+    if (!error && stray.length) error = stray[0];
+    stray = [];
     const secs = ((Date.now() - started) / 1000).toFixed(1);
     if (error) {
       console.log(`not ok - scenario ${sc.id}: ${sc.title} (${secs} s, seed ${seed})\n  ${(error.stack || String(error)).split('\n').join('\n  ')}`);
@@ -77,6 +83,7 @@ async function main() {
   const failed = results.filter((r) => !r.ok);
   const skipped = results.filter((r) => r.skipped);
   console.log(`chaos: ${results.length - failed.length - skipped.length} passed, ${failed.length} failed, ${skipped.length} skipped (blocked), ${total} s, seed ${seed}`);
+  if (Number(total) > 300) console.log(`chaos: over the 5-minute budget (${total} s): see docs/reliability.md for what takes the time`);
   const out = process.env.CHAOS_FIGURES || (process.env.PARLEY_BUILD_DIR && path.join(process.env.PARLEY_BUILD_DIR, 'chaos-figures.json'));
   if (out) {
     try {
