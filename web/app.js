@@ -51,6 +51,7 @@ const S = {
   connection: { state: 'idle', queued: 0 },
   health: { state: 'offline', rtt: null },
   notifUnread: 0,
+  liveNotifs: [], // [{id, channel}] received since load and not yet read
   replyTo: null,
   editing: null,
   confirmDelete: null,
@@ -530,10 +531,14 @@ function renderComposer() {
 // channel before the moment is over still counts.
 let markTimer = null;
 let markChannel = null;
-function maybeMarkRead() {
-  if (!S.active || document.visibilityState !== 'visible' || !S.client.connected) return;
+// The newest messages of the open channel are on screen.
+function onScreen() {
   const box = $('messages');
-  if (box.scrollHeight - box.scrollTop - box.clientHeight > 40) return;
+  return document.visibilityState === 'visible' && box.scrollHeight - box.scrollTop - box.clientHeight <= 40;
+}
+
+function maybeMarkRead() {
+  if (!S.active || !S.client.connected || !onScreen()) return;
   const ch = S.client.channels.get(S.active);
   if (!ch || !ch.seq || (ch.seq <= (ch.lastRead || 0) && !ch.unread)) return;
   if (markTimer && markChannel === S.active) return;
@@ -548,7 +553,23 @@ function flushMark() {
   const channel = markChannel;
   markChannel = null;
   const c = channel && S.client && S.client.channels.get(channel);
-  if (c && c.seq && (c.seq > (c.lastRead || 0) || c.unread)) S.client.markRead(channel, c.seq).then(render, () => {});
+  if (c && c.seq && (c.seq > (c.lastRead || 0) || c.unread)) S.client.markRead(channel, c.seq).then(() => readNotificationsOf(channel), () => {});
+}
+
+// Notifications that came in live for a channel the user has now read are
+// read too (a mention you have seen in place needs no second look).
+async function readNotificationsOf(channel) {
+  const ids = S.liveNotifs.filter((n) => n.channel === channel).map((n) => n.id);
+  S.liveNotifs = S.liveNotifs.filter((n) => n.channel !== channel);
+  if (ids.length) {
+    try {
+      const r = await S.client.readNotifications(ids);
+      S.notifUnread = r.unread;
+    } catch (_) {
+      // they stay unread; the panel can mark them
+    }
+  }
+  render();
 }
 
 // ---- channels ------------------------------------------------------------------
@@ -1075,6 +1096,9 @@ async function signIn(auth) {
     }),
     client.on('notification', (n) => {
       S.notifUnread++;
+      S.liveNotifs.push({ id: n.id, channel: n.channel });
+      // Already looking at it: read as soon as it is seen.
+      if (n.channel === S.active) setTimeout(() => n.channel === S.active && onScreen() && readNotificationsOf(n.channel), 250);
       learnName(n.from);
       if (document.visibilityState === 'hidden' && 'Notification' in window && Notification.permission === 'granted') {
         try {
@@ -1168,6 +1192,7 @@ function signOut(error) {
   S.presence.clear();
   S.presenceAsked.clear();
   S.outbox = [];
+  S.liveNotifs = [];
   firstReady = true;
   try {
     localStorage.removeItem(SESSION_KEY);

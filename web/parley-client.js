@@ -121,6 +121,7 @@ export class ParleyClient {
     // channel -> {base, baseSeq, seqs}: the server's unread count as of
     // baseSeq, and the seqs of others' messages we saw after it.
     this._unread = new Map();
+    this._stubs = new Set(); // channels known only from an event, until channel:list names them
     this._sendGen = 0;
     this._inFlight = null;
     this._retryTimer = null;
@@ -494,6 +495,7 @@ export class ParleyClient {
     this.channels.delete(id);
     this._seq.delete(id);
     this._unread.delete(id);
+    this._stubs.delete(id);
     this._emit('channel:removed', { channel: id });
   }
 
@@ -507,7 +509,16 @@ export class ParleyClient {
     if (this._listPending) return;
     this._listPending = this.request('channel:list', {})
       .then((r) => {
-        for (const c of r.channels) this._upsertChannel(c);
+        const listed = new Set();
+        for (const c of r.channels) {
+          listed.add(c.id);
+          this._stubs.delete(c.id);
+          this._upsertChannel(c);
+        }
+        // A stub made from a straggling event of a channel we have left.
+        for (const id of [...this._stubs]) {
+          if (!listed.has(id)) this._dropChannel(id);
+        }
         this._emit('channels', this.channelList());
       })
       .catch(() => {})
@@ -531,6 +542,7 @@ export class ParleyClient {
       this._seq.set(ev.channel, st);
       this.channels.set(ev.channel, { id: ev.channel, name: ev.channel, kind: ev.channel.startsWith('dm:') ? 'dm' : 'public', topic: '', seq: ev.seq - 1, lastRead: 0, unread: 0 });
       this._unread.set(ev.channel, { base: 0, baseSeq: ev.seq - 1, seqs: [] });
+      this._stubs.add(ev.channel);
       this._refreshChannels();
     }
     if (ev.seq <= st.last) return false;
@@ -754,6 +766,8 @@ export class ParleyClient {
       if (e.state === 'sending') e.state = 'queued';
       this.outbox.push(e);
     }
+    // Anything queued before the stored outbox was read goes after it.
+    this.outbox.sort((a, b) => (a.createdAt || 0) - (b.createdAt || 0));
   }
 
   _saveOutbox() {
