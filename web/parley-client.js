@@ -38,7 +38,8 @@ const DEFAULTS = {
   transports: ['websocket', 'polling'],
   requestTimeoutMs: 10000,
   sendTimeoutMs: 10000,
-  probeTimeoutMs: 2500,
+  probeTimeoutMs: 2500, // the longest a check waits for its probe
+  probeMinTimeoutMs: 750, // the shortest: a check waits 4 round trips, within these bounds
   healthIntervalMs: 15000,
   degradedRttMs: 1000,
   retryBaseMs: 500,
@@ -130,6 +131,7 @@ export class ParleyClient {
     this._offline = false;
     this._probing = null;
     this._lastProbeStart = 0;
+    this._srtt = null; // smoothed round-trip time of answered probes
     this._lastForced = 0;
     this._healthTimer = null;
     this._reconnectTimer = null;
@@ -358,10 +360,17 @@ export class ParleyClient {
       }
       return Promise.resolve(false);
     }
-    return this._probe(reason === 'timer' ? this.opts.requestTimeoutMs : this.opts.probeTimeoutMs).then((ok) => {
+    return this._probe(reason === 'timer' ? this.opts.requestTimeoutMs : this._checkTimeout()).then((ok) => {
       if (!ok && !this._closed && !this._offline) this.reconnect();
       return ok;
     });
+  }
+
+  // How long a check waits: a connection that answered in 20 ms is dead
+  // long before 2.5 s, and the user who just came back is waiting to send.
+  _checkTimeout() {
+    const { probeTimeoutMs: max, probeMinTimeoutMs: min } = this.opts;
+    return this._srtt === null ? max : Math.min(max, Math.max(min, 4 * this._srtt));
   }
 
   _probe(timeoutMs) {
@@ -378,6 +387,7 @@ export class ParleyClient {
           return;
         }
         const rtt = Math.round(performance.now() - started);
+        this._srtt = this._srtt === null ? rtt : Math.round(0.75 * this._srtt + 0.25 * rtt);
         if (this.connection === 'connected') this._setHealth(rtt > this.opts.degradedRttMs ? 'degraded' : 'healthy', rtt);
         resolve(true);
       });
