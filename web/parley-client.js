@@ -176,7 +176,12 @@ export class ParleyClient {
   // Claims this tab's outbox, loads it, and connects. Resolves once the
   // outbox is loaded (the app can show queued messages and send at once);
   // the connection comes and goes by itself after that.
-  async start() {
+  start() {
+    if (!this._starting) this._starting = this._start();
+    return this._starting;
+  }
+
+  async _start() {
     if (this.socket || this._closed) return;
     this._tab = await this._claimTab();
     if (this._closed) return;
@@ -235,7 +240,7 @@ export class ParleyClient {
 
   // Drops the current connection (dead or not) and connects again now.
   reconnect() {
-    if (this._closed || !this.socket || this._offline) return;
+    if (this._closed || !this.socket || this._offline || this._authFailed) return;
     this._clearTimer('_reconnectTimer');
     this.socket.disconnect();
     this._setConnection('reconnecting');
@@ -249,6 +254,7 @@ export class ParleyClient {
   // ---- timers ------------------------------------------------------------
 
   _later(ms, fn) {
+    if (this._closed) return null; // e.g. an ack failing after close()
     const t = setTimeout(() => {
       this._timers.delete(t);
       fn();
@@ -348,7 +354,7 @@ export class ParleyClient {
   // it too; the client calls it when the page becomes visible, the network
   // comes back, the window gets focus or the page resumes.
   check(reason = 'manual') {
-    if (this._closed || !this.socket || this._offline) return Promise.resolve(false);
+    if (this._closed || !this.socket || this._offline || this._authFailed) return Promise.resolve(false);
     if (!this.socket.connected) {
       // Waiting out a reconnect backoff makes no sense when the user is
       // looking: try now.
@@ -426,6 +432,9 @@ export class ParleyClient {
     if (this._closed) return;
     const data = (err && err.data) || {};
     if (data.code === 'unauthorized') {
+      // The same credentials will not do better: nothing reconnects until
+      // the app starts a client with new ones.
+      this._authFailed = true;
       this._setConnection('unauthorized');
       this._emit('auth_error', { code: data.code, message: data.message || err.message });
       return;
@@ -472,7 +481,7 @@ export class ParleyClient {
   // Adds or refreshes a channel. A channel new to this client starts at the
   // server's seq: what came before is history (history()), not events.
   _upsertChannel(c) {
-    if (!this._seq.has(c.id)) this._seq.set(c.id, { last: c.seq || 0, syncing: false, again: false });
+    if (!this._seq.has(c.id)) this._seq.set(c.id, { last: c.seq || 0, syncing: false, again: false, failures: 0 });
     const prev = this.channels.get(c.id) || {};
     const next = { ...prev, ...c };
     if (c.lastRead === undefined && prev.lastRead === undefined) next.lastRead = 0;
@@ -548,7 +557,7 @@ export class ParleyClient {
     if (!st) {
       // A channel we did not know (an invite, a DM, a join on another
       // device): this event is where we start.
-      st = { last: ev.seq - 1, syncing: false, again: false };
+      st = { last: ev.seq - 1, syncing: false, again: false, failures: 0 };
       this._seq.set(ev.channel, st);
       this.channels.set(ev.channel, { id: ev.channel, name: ev.channel, kind: ev.channel.startsWith('dm:') ? 'dm' : 'public', topic: '', seq: ev.seq - 1, lastRead: 0, unread: 0 });
       this._unread.set(ev.channel, { base: 0, baseSeq: ev.seq - 1, seqs: [] });
@@ -567,8 +576,13 @@ export class ParleyClient {
     if (ev.type === 'message:new') {
       if (mine) this._settleByClientId(ev.clientId, ev);
       else if (ch && this._unread.has(ev.channel)) {
-        this._unread.get(ev.channel).seqs.push(ev.seq);
-        this._countUnread(ev.channel);
+        // Up to baseSeq the server's count has it already (a sync after
+        // ready replays messages that count included).
+        const u = this._unread.get(ev.channel);
+        if (ev.seq > u.baseSeq) {
+          u.seqs.push(ev.seq);
+          this._countUnread(ev.channel);
+        }
       }
     }
     this._emit('event', { ...ev, source });
@@ -596,10 +610,18 @@ export class ParleyClient {
           if (!r.hasMore || r.events.length === 0) break;
         }
       } while (st.again);
+      st.failures = 0;
       this._emit('synced', { channel, seq: st.last });
     } catch (e) {
       if (e.code === 'forbidden' || e.code === 'not_found') this._dropChannel(channel);
-      // Anything else: the next reconnect or gap syncs again.
+      else if (e.code !== 'offline') {
+        // A timeout, rate_limited or internal: try again, backing off. (Offline:
+        // the next ready syncs every channel that is behind.)
+        const wait = Math.max(e.retryAfterMs || 0, this._backoff(st.failures++, this.opts.retryBaseMs, this.opts.retryMaxMs));
+        this._later(wait, () => {
+          if (this._seq.get(channel) === st) this._sync(channel);
+        });
+      }
     } finally {
       st.syncing = false;
     }

@@ -3,8 +3,9 @@
 // manager and engine do not grow across reconnects, and close() removes
 // every one it added; a reconnect after missed events syncs them in pages
 // (channel:sync looping while hasMore) and delivers each once, in seq
-// order; a message sent while disconnected is persisted in localStorage
-// and delivered once on reconnect; health events carry the RTT.
+// order, and counts them as unread once; a message sent while disconnected
+// is persisted in localStorage and delivered once on reconnect; health
+// events carry the RTT.
 'use strict';
 
 const RECONNECTS = 6;
@@ -130,6 +131,16 @@ module.exports = {
     if (r.syncs < 3) throw new Error(`expected channel:sync to page (limit 2) at least 3 times, saw ${r.syncs}`);
     if (r.outbox || r.stored) throw new Error(`outbox not emptied: ${JSON.stringify(r)}`);
     ctx.log(`${r.got.length} events after the reconnect, seq ${r.got[0].seq}..${r.got[r.got.length - 1].seq}, ${r.syncs} channel:sync pages`);
+
+    // The missed messages were in ready's unread already: the sync that
+    // brings them must not count them twice.
+    const unread = await page.evaluate(async () => {
+      await new Promise((res) => setTimeout(res, 200)); // let the last sync page settle
+      const listed = (await c.request('channel:list', {})).channels.find((x) => x.id === 'general');
+      return { client: c.channels.get('general').unread, server: listed.unread, lastRead: listed.lastRead };
+    });
+    if (unread.client !== unread.server || unread.server < missed.length) throw new Error(`unread after the resync: ${JSON.stringify(unread)}`);
+    ctx.log(`unread after the resync: ${unread.client}, as the server counts`);
 
     const healths = await page.evaluate(() => window.healths);
     if (!healths.some((h) => h.state === 'healthy' && typeof h.rtt === 'number')) throw new Error(`no healthy health event with an RTT: ${JSON.stringify(healths)}`);
