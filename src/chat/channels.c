@@ -340,12 +340,14 @@ static void on_user_channels(store_err_t err, const store_user_channel_t *items,
         uint64_t seq = ch && ch->seq > it->channel.seq ? ch->seq : it->channel.seq;
         uint64_t last_read = m && m->last_read > it->last_read ? m->last_read : it->last_read;
         uint64_t members = ch ? chat__member_count(ch) : it->channel.members;
+        store_role_t role = m ? m->role : it->role;
         json_array_append_new(
-            list, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I}", "id", it->channel.id,
+            list, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:s}", "id", it->channel.id,
                             "name", it->channel.name, "kind", store_kind_name(it->channel.kind),
                             "topic", it->channel.topic ? it->channel.topic : "", "seq",
                             (json_int_t)seq, "lastRead", (json_int_t)last_read, "unread",
-                            (json_int_t)it->unread, "members", (json_int_t)members));
+                            (json_int_t)it->unread, "members", (json_int_t)members, "role",
+                            store_role_name(role)));
     }
     chat__reply_ok(op->req, json_pack("{s:o}", "channels", list));
     op_free(op);

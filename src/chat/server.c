@@ -561,12 +561,14 @@ static void on_user_channels(store_err_t err, const store_user_channel_t *items,
         const store_user_channel_t *it = &items[i];
         chat_channel_t *ch = chat__channel_get(r->c, it->channel.id);
         uint64_t seq = ch && ch->seq > it->channel.seq ? ch->seq : it->channel.seq;
+        chat_member_t *m = ch ? chat__member_get(ch, r->user) : NULL;
         json_array_append_new(
             r->channels,
-            json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "id", it->channel.id, "name",
+            json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s}", "id", it->channel.id, "name",
                       it->channel.name, "kind", store_kind_name(it->channel.kind), "topic",
                       it->channel.topic ? it->channel.topic : "", "seq", (json_int_t)seq,
-                      "lastRead", (json_int_t)it->last_read, "unread", (json_int_t)it->unread));
+                      "lastRead", (json_int_t)it->last_read, "unread", (json_int_t)it->unread,
+                      "role", store_role_name(m ? m->role : it->role)));
     }
     if (err != STORE_OK)
         log_error("ready_failed", "channels of %s: %s", r->user, store_strerror(err));

@@ -97,7 +97,7 @@ function fails(ack, code, ...words) {
 }
 
 const CHANNEL_KEYS = ['id', 'kind', 'members', 'name', 'seq', 'topic'];
-const MINE_KEYS = ['id', 'kind', 'lastRead', 'members', 'name', 'seq', 'topic', 'unread'];
+const MINE_KEYS = ['id', 'kind', 'lastRead', 'members', 'name', 'role', 'seq', 'topic', 'unread'];
 
 function memberEvent(channel, seq, user) {
   return { channel, seq, user: { id: user, name: user.toUpperCase() } };
@@ -228,7 +228,7 @@ test('channel:join: member:joined (seq + 1) to members and the joiner\'s other s
 
   const listed = (await mine(b)).find((c) => c.id === id);
   assert.deepStrictEqual(Object.keys(listed).sort(), MINE_KEYS);
-  assert.deepStrictEqual(listed, { id, name: id, kind: 'public', topic: 'hi', seq: 2, lastRead: 2, unread: 0, members: 2 });
+  assert.deepStrictEqual(listed, { id, name: id, kind: 'public', topic: 'hi', seq: 2, lastRead: 2, unread: 0, members: 2, role: 'member' });
 
   // a third joiner: seq 3 to both earlier members
   const c = await as(uid('fay'));
@@ -335,7 +335,7 @@ test('channel:list and channel:browse: shapes and order', async () => {
   for (const c of list) assert.deepStrictEqual(Object.keys(c).sort(), MINE_KEYS);
   assert.deepStrictEqual(list.map((c) => c.id).sort(), ['general', ...ids, priv].sort());
   assert.deepStrictEqual(list.find((c) => c.id === priv),
-    { id: priv, name: priv, kind: 'private', topic: 'shh', seq: 1, lastRead: 1, unread: 0, members: 1 });
+    { id: priv, name: priv, kind: 'private', topic: 'shh', seq: 1, lastRead: 1, unread: 0, members: 1, role: 'owner' });
   const all = await browse(a);
   for (const c of all) {
     assert.deepStrictEqual(Object.keys(c).sort(), CHANNEL_KEYS);
@@ -479,7 +479,7 @@ test('dm:open: dm:<a>:<b>, both members, the other user hears seq 1 and 2; openi
   assert.deepStrictEqual(again.channel, ack.channel);
   await noEvents(a2, 'member:joined');
   const listed = (await mine(b)).find((c) => c.id === id);
-  assert.deepStrictEqual(listed, { id, name: id, kind: 'dm', topic: '', seq: 2, lastRead: 2, unread: 0, members: 2 });
+  assert.deepStrictEqual(listed, { id, name: id, kind: 'dm', topic: '', seq: 2, lastRead: 2, unread: 0, members: 2, role: 'member' });
   assert.ok(!(await browse(a)).some((c) => c.id === id), 'DMs are not browsable');
 
   // members may fetch it with channel:join; others may not; nobody leaves it
@@ -567,7 +567,11 @@ test('channels, memberships, invites and DMs survive a restart; seqs continue', 
     assert.deepStrictEqual(b2.ready.channels.map((x) => x.id).sort(), ['dm:ann:bob', 'general', 'priv', 'pub']);
     assert.deepStrictEqual(c2.ready.channels.map((x) => x.id).sort(), ['general']);
     const pub = beforeA.find((x) => x.id === 'pub');
-    assert.deepStrictEqual(pub, { id: 'pub', name: 'Pub', kind: 'public', topic: 'tp', seq: 4, lastRead: 1, unread: 0, members: 2 });
+    assert.deepStrictEqual(pub, { id: 'pub', name: 'Pub', kind: 'public', topic: 'tp', seq: 4, lastRead: 1, unread: 0, members: 2, role: 'owner' });
+    // ready says the role too, as the store kept it
+    const roles = (r) => Object.fromEntries(r.ready.channels.map((x) => [x.id, x.role]));
+    assert.deepStrictEqual(roles(a2), { 'dm:ann:bob': 'member', general: 'member', priv: 'owner', pub: 'owner' });
+    assert.deepStrictEqual(roles(b2).pub, 'member');
 
     // the model came back: permissions, conflicts, codes and rooms
     fails(await request(a2.socket, 'channel:create', { id: 'priv', kind: 'public' }), 'conflict', 'priv');
