@@ -76,10 +76,10 @@ struct eio_socket {
     uint8_t transport; /* eio_transport_t */
     uint8_t state;     /* sess_state_t */
     unsigned awaiting_pong : 1;
-    unsigned noop_wanted : 1;  /* answer the next poll with a noop (upgrade) */
-    unsigned on_pending : 1;   /* on the server's pending list */
+    unsigned noop_wanted : 1; /* answer the next poll with a noop (upgrade) */
+    unsigned on_pending : 1;  /* on the server's pending list */
     unsigned flush_wanted : 1;
-    unsigned close_quiet : 1;  /* closed by the client: no close packet back */
+    unsigned close_quiet : 1; /* closed by the client: no close packet back */
 };
 
 /* Open sessions by sid: chained through eio_socket_t.hnext, so a session

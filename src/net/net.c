@@ -34,9 +34,9 @@ typedef struct {
  * pool of its size when the queue drains, so an idle connection owns none
  * and a busy one takes and returns arrays without malloc. */
 #define SEG_MIN 8
-#define SEG_CLASSES 8                  /* pooled up to SEG_MIN << 7 = 1024 segments */
-#define SEG_POOL_BYTES (256 * 1024)    /* kept per size class at most */
-#define WREQ_POOL_MAX 256              /* spare uv_write_t kept */
+#define SEG_CLASSES 8               /* pooled up to SEG_MIN << 7 = 1024 segments */
+#define SEG_POOL_BYTES (256 * 1024) /* kept per size class at most */
+#define WREQ_POOL_MAX 256           /* spare uv_write_t kept */
 
 typedef struct {
     void *free; /* arrays linked through their first bytes */
