@@ -18,7 +18,8 @@
 #define READ_CHUNK (64 * 1024)
 #define DEFAULT_MAX_INPUT (64 * 1024)
 #define DEFAULT_MAX_OUTPUT (4 * 1024 * 1024)
-#define COPY_CHUNK (16 * 1024)
+#define COPY_MIN 512           /* the first copy buffer of a loop turn */
+#define COPY_CHUNK (16 * 1024) /* copy buffers double up to this */
 #define MAX_IOV 512
 #define GRACEFUL_CLOSE_MS 3000
 #define ACCEPT_BURST 256
@@ -294,7 +295,14 @@ net_err_t net_conn_write(net_conn_t *c, const void *data, size_t len)
         }
     }
     if (len > 0) {
-        size_t size = len > COPY_CHUNK ? len : COPY_CHUNK;
+        /* Most turns write a few hundred bytes (a handshake, an ack): a
+         * small first buffer stays in malloc's small bins, where a 16 KiB
+         * one would grow and trim the heap top on every connection. */
+        size_t size = c->tail ? c->tail->len * 2 : COPY_MIN;
+        if (size > COPY_CHUNK)
+            size = COPY_CHUNK;
+        if (size < len)
+            size = len;
         c->tail = refbuf_new(size);
         memcpy(c->tail->data, p, len);
         seg_push(c, c->tail, 0, len);
