@@ -975,9 +975,14 @@ void eio_server_close_all(eio_server_t *srv)
 {
     sess_table_t *t = &srv->sessions;
     for (size_t i = 0; i < t->nbuckets; i++) {
-        /* Closing takes the session out of its chain: always the head. */
-        while (t->buckets[i])
-            session_close(t->buckets[i], "server shutting down");
+        /* Closing unlinks a session (sessions are freed later, from the
+         * check handle): take the next one first. */
+        eio_socket_t *s = t->buckets[i];
+        while (s) {
+            eio_socket_t *next = s->hnext;
+            session_close(s, "server shutting down");
+            s = next;
+        }
     }
 }
 
