@@ -119,7 +119,7 @@ static result_t run_reader(const ws_reader_limits_t *lim, const uint8_t *data, s
         pos = end;
         outcome = (long)pos;
     }
-    if (rd.msg.len > rd.lim.max_message)
+    if (rd.msg.len > rd.msg.max)
         abort();
     ws_reader_free(&rd);
     return (result_t){l.hash, outcome};

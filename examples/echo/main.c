@@ -48,6 +48,7 @@ static struct {
     int64_t max_disconnection_ms;
     int64_t ping_interval_ms;
     int64_t ping_timeout_ms;
+    int64_t upgrade_timeout_ms;
     int64_t connect_timeout_ms;
     size_t max_payload;
     char *transports;
@@ -66,6 +67,8 @@ static const config_option_t options[] = {
      "how long a disconnected socket stays recoverable", 1, 86400000},
     {"ping-interval-ms", CFG_INT, &S.ping_interval_ms, "300", "Engine.IO pingInterval", 1, 3600000},
     {"ping-timeout-ms", CFG_INT, &S.ping_timeout_ms, "200", "Engine.IO pingTimeout", 1, 3600000},
+    {"upgrade-timeout-ms", CFG_INT, &S.upgrade_timeout_ms, "10000",
+     "an upgrade probe must complete within this", 1, 3600000},
     {"connect-timeout-ms", CFG_INT, &S.connect_timeout_ms, "1000",
      "a session must join a namespace within this", 1, 3600000},
     {"max-payload", CFG_SIZE, &S.max_payload, "1000000", "Engine.IO maxPayload", 1024, 1LL << 30},
@@ -335,6 +338,7 @@ int main(int argc, char **argv)
         .path = S.engine_only ? "/engine.io/" : "/socket.io/",
         .ping_interval_ms = (uint64_t)S.ping_interval_ms,
         .ping_timeout_ms = (uint64_t)S.ping_timeout_ms,
+        .upgrade_timeout_ms = (uint64_t)S.upgrade_timeout_ms,
         .max_payload = S.max_payload,
         .disable_polling = !strstr(S.transports, "polling"),
         .disable_websocket = !strstr(S.transports, "websocket"),

@@ -12,8 +12,8 @@
 #include "core/alloc.h"
 #include "core/base64.h"
 #include "core/buf.h"
+#include "core/deadline.h"
 #include "core/log.h"
-#include "core/map.h"
 #include "eio/packet.h"
 #include "http/url.h"
 #include "ws/ws.h"
@@ -55,44 +55,117 @@ typedef enum { S_OPEN, S_CLOSED } sess_state_t;
 
 struct eio_socket {
     eio_server_t *srv;
-    char sid[SID_LEN + 1];
-    eio_transport_t transport;
-    sess_state_t state;
     const char *close_reason;
     void *ud;
+    eio_socket_t *pending_next; /* server's pending list (flush / close notify) */
+    eio_socket_t *hnext;        /* chain in the server's table by sid */
+    deadline_t heartbeat;       /* on srv->heartbeats */
 
-    uv_timer_t heartbeat;
-    unsigned awaiting_pong : 1;
-    unsigned noop_wanted : 1;   /* answer the next poll with a noop (upgrade) */
-    unsigned on_pending : 1;    /* on the server's pending list */
-    unsigned flush_wanted : 1;
-    unsigned close_quiet : 1;   /* closed by the client: no close packet back */
+    /* WebSocket */
+    ws_conn_t *ws;      /* the transport, once upgraded or direct */
+    ws_conn_t *probe;   /* upgrade in progress */
+    deadline_t upgrade; /* on srv->upgrades while probe is set */
 
     /* long-polling */
     eio_msg_t **q;
-    size_t qhead, qlen, qcap;
+    uint32_t qhead, qlen, qcap;
     size_t qbytes;
-    http_exchange_t *poll;      /* pending GET */
+    http_exchange_t *poll; /* pending GET */
 
-    /* WebSocket */
-    ws_conn_t *ws;              /* the transport, once upgraded or direct */
-    ws_conn_t *probe;           /* upgrade in progress */
-    uv_timer_t upgrade_timer;
-
-    eio_socket_t *pending_next; /* server's pending list (flush / close notify) */
+    char sid[SID_LEN + 1];
+    uint8_t transport; /* eio_transport_t */
+    uint8_t state;     /* sess_state_t */
+    unsigned awaiting_pong : 1;
+    unsigned noop_wanted : 1; /* answer the next poll with a noop (upgrade) */
+    unsigned on_pending : 1;  /* on the server's pending list */
+    unsigned flush_wanted : 1;
+    unsigned close_quiet : 1; /* closed by the client: no close packet back */
 };
+
+/* Open sessions by sid: chained through eio_socket_t.hnext, so a session
+ * costs its table one pointer and no allocation of its own. */
+typedef struct {
+    eio_socket_t **buckets;
+    size_t nbuckets; /* 0 or a power of two */
+    size_t count;
+} sess_table_t;
 
 struct eio_server {
     uv_loop_t *loop;
     eio_config_t cfg;
     size_t path_len;
-    map_t sessions;
+    sess_table_t sessions;
+    deadline_queue_t heartbeats; /* every session's ping / pong deadline */
+    deadline_queue_t upgrades;   /* upgrade probes' deadlines */
     uv_check_t check;
     uv_idle_t wakeup;
     eio_socket_t *pending;
     int handles_closed; /* while freeing the server */
     ws_config_t ws_cfg;
 };
+
+/* ---- the session table ---- */
+
+static size_t sid_hash(const char *sid)
+{
+    /* FNV-1a: sids are random, server-made. */
+    uint64_t h = 1469598103934665603ull;
+    for (int i = 0; i < SID_LEN; i++) {
+        h ^= (unsigned char)sid[i];
+        h *= 1099511628211ull;
+    }
+    return (size_t)h;
+}
+
+static eio_socket_t **table_slot(const sess_table_t *t, const char *sid)
+{
+    eio_socket_t **pp = &t->buckets[sid_hash(sid) & (t->nbuckets - 1)];
+    while (*pp && memcmp((*pp)->sid, sid, SID_LEN) != 0)
+        pp = &(*pp)->hnext;
+    return pp;
+}
+
+static eio_socket_t *table_get(const sess_table_t *t, const char *sid)
+{
+    return t->nbuckets ? *table_slot(t, sid) : NULL;
+}
+
+static void table_put(sess_table_t *t, eio_socket_t *s)
+{
+    if (t->count >= t->nbuckets) {
+        size_t n = t->nbuckets ? t->nbuckets * 2 : 64;
+        eio_socket_t **b = xcalloc(n, sizeof *b);
+        for (size_t i = 0; i < t->nbuckets; i++) {
+            eio_socket_t *e = t->buckets[i];
+            while (e) {
+                eio_socket_t *next = e->hnext;
+                eio_socket_t **slot = &b[sid_hash(e->sid) & (n - 1)];
+                e->hnext = *slot;
+                *slot = e;
+                e = next;
+            }
+        }
+        free(t->buckets);
+        t->buckets = b;
+        t->nbuckets = n;
+    }
+    eio_socket_t **slot = &t->buckets[sid_hash(s->sid) & (t->nbuckets - 1)];
+    s->hnext = *slot;
+    *slot = s;
+    t->count++;
+}
+
+static void table_del(sess_table_t *t, eio_socket_t *s)
+{
+    if (!t->nbuckets)
+        return;
+    eio_socket_t **pp = table_slot(t, s->sid);
+    if (*pp != s)
+        return;
+    *pp = s->hnext;
+    s->hnext = NULL;
+    t->count--;
+}
 
 static const ws_callbacks_t ws_cbs;
 static void session_close(eio_socket_t *s, const char *reason);
@@ -369,28 +442,14 @@ static void on_check(uv_check_t *h)
 
 /* ---- session lifecycle ---- */
 
-static void on_session_timer_closed(uv_handle_t *h)
-{
-    eio_socket_t *s = h->data;
-    if (h == (uv_handle_t *)&s->heartbeat) {
-        s->heartbeat.data = NULL;
-    } else {
-        s->upgrade_timer.data = NULL;
-    }
-    if (s->heartbeat.data || s->upgrade_timer.data)
-        return;
-    free(s);
-}
-
 static void session_free(eio_socket_t *s)
 {
     for (size_t i = 0; i < s->qlen; i++)
         eio_msg_unref(s->q[s->qhead + i]);
     free(s->q);
-    s->q = NULL;
-    s->qlen = 0;
-    uv_close((uv_handle_t *)&s->heartbeat, on_session_timer_closed);
-    uv_close((uv_handle_t *)&s->upgrade_timer, on_session_timer_closed);
+    deadline_disarm(&s->srv->heartbeats, &s->heartbeat);
+    deadline_disarm(&s->srv->upgrades, &s->upgrade);
+    free(s);
 }
 
 /* Ends the session. Transports are told to close; on_close is called from
@@ -401,9 +460,9 @@ static void session_close(eio_socket_t *s, const char *reason)
         return;
     s->state = S_CLOSED;
     s->close_reason = reason;
-    map_del(&s->srv->sessions, s->sid, SID_LEN);
-    uv_timer_stop(&s->heartbeat);
-    uv_timer_stop(&s->upgrade_timer);
+    table_del(&s->srv->sessions, s);
+    deadline_disarm(&s->srv->heartbeats, &s->heartbeat);
+    deadline_disarm(&s->srv->upgrades, &s->upgrade);
     if (s->poll) {
         /* The pending GET ends: with a noop when the client asked to close
          * (it knows), with a close packet when the server decided. */
@@ -432,9 +491,9 @@ void eio_close(eio_socket_t *s)
     session_close(s, "forced close");
 }
 
-static void on_heartbeat(uv_timer_t *t)
+static void on_heartbeat(deadline_queue_t *q, deadline_t *d)
 {
-    eio_socket_t *s = t->data;
+    eio_socket_t *s = (eio_socket_t *)((char *)d - offsetof(eio_socket_t, heartbeat));
     if (s->awaiting_pong) {
         session_close(s, "ping timeout");
         return;
@@ -442,7 +501,7 @@ static void on_heartbeat(uv_timer_t *t)
     s->awaiting_pong = 1;
     send_control(s, '2', NULL);
     if (s->state == S_OPEN)
-        uv_timer_start(&s->heartbeat, on_heartbeat, s->srv->cfg.ping_timeout_ms, 0);
+        deadline_arm(q, &s->heartbeat, s->srv->cfg.ping_timeout_ms);
 }
 
 static void on_pong(eio_socket_t *s)
@@ -450,7 +509,7 @@ static void on_pong(eio_socket_t *s)
     if (!s->awaiting_pong)
         return;
     s->awaiting_pong = 0;
-    uv_timer_start(&s->heartbeat, on_heartbeat, s->srv->cfg.ping_interval_ms, 0);
+    deadline_arm(&s->srv->heartbeats, &s->heartbeat, s->srv->cfg.ping_interval_ms);
 }
 
 static void make_sid(char *out)
@@ -478,11 +537,7 @@ static eio_socket_t *session_new(eio_server_t *srv, eio_transport_t transport)
     s->state = S_OPEN;
     do
         make_sid(s->sid);
-    while (map_get(&srv->sessions, s->sid, SID_LEN));
-    uv_timer_init(srv->loop, &s->heartbeat);
-    uv_timer_init(srv->loop, &s->upgrade_timer);
-    s->heartbeat.data = s;
-    s->upgrade_timer.data = s;
+    while (table_get(&srv->sessions, s->sid));
     return s;
 }
 
@@ -505,8 +560,8 @@ static int session_start(eio_socket_t *s, const http_request_t *req)
     eio_server_t *srv = s->srv;
     if (srv->cfg.on_open && srv->cfg.on_open(s, req, srv->cfg.ud) != 0)
         return -1;
-    map_put(&srv->sessions, s->sid, SID_LEN, s);
-    uv_timer_start(&s->heartbeat, on_heartbeat, srv->cfg.ping_interval_ms, 0);
+    table_put(&srv->sessions, s);
+    deadline_arm(&srv->heartbeats, &s->heartbeat, srv->cfg.ping_interval_ms);
     return 0;
 }
 
@@ -573,9 +628,9 @@ static int on_poll_payload(eio_socket_t *s, const char *body, size_t len)
 
 /* ---- WebSocket transport ---- */
 
-static void on_upgrade_timeout(uv_timer_t *t)
+static void on_upgrade_timeout(deadline_queue_t *q, deadline_t *d)
 {
-    eio_socket_t *s = t->data;
+    eio_socket_t *s = (eio_socket_t *)((char *)d - offsetof(eio_socket_t, upgrade));
     if (s->probe) {
         ws_set_user_data(s->probe, NULL);
         ws_close(s->probe, 1001, "upgrade timeout");
@@ -587,7 +642,7 @@ static void complete_upgrade(eio_socket_t *s)
 {
     ws_conn_t *ws = s->probe;
     s->probe = NULL;
-    uv_timer_stop(&s->upgrade_timer);
+    deadline_disarm(&s->srv->upgrades, &s->upgrade);
     s->transport = EIO_TRANSPORT_WEBSOCKET;
     s->ws = ws;
     /* Release a GET still waiting on the old transport. */
@@ -642,7 +697,7 @@ static void on_ws_close(ws_conn_t *ws, uint16_t code, void *ud)
         return;
     if (ws == s->probe) {
         s->probe = NULL;
-        uv_timer_stop(&s->upgrade_timer);
+        deadline_disarm(&s->srv->upgrades, &s->upgrade);
         return;
     }
     if (ws == s->ws) {
@@ -825,7 +880,7 @@ static void handle_upgrade(eio_server_t *srv, eio_socket_t *s, http_exchange_t *
         return;
     }
     s->probe = ws;
-    uv_timer_start(&s->upgrade_timer, on_upgrade_timeout, srv->cfg.upgrade_timeout_ms, 0);
+    deadline_arm(&srv->upgrades, &s->upgrade, srv->cfg.upgrade_timeout_ms);
 }
 
 void eio_server_handle(eio_server_t *srv, http_exchange_t *ex)
@@ -855,7 +910,7 @@ void eio_server_handle(eio_server_t *srv, http_exchange_t *ex)
         handle_handshake(srv, ex, websocket);
         return;
     }
-    eio_socket_t *s = sid_len == SID_LEN ? map_get(&srv->sessions, sid, sid_len) : NULL;
+    eio_socket_t *s = sid_len == SID_LEN ? table_get(&srv->sessions, sid) : NULL;
     if (!s) {
         respond_error(srv, ex, EIO_ERR_UNKNOWN_SID);
         return;
@@ -884,7 +939,8 @@ eio_server_t *eio_server_new(uv_loop_t *loop, const eio_config_t *cfg)
         srv->cfg.upgrade_timeout_ms = DEFAULT_UPGRADE_TIMEOUT;
     if (!srv->cfg.max_payload)
         srv->cfg.max_payload = DEFAULT_MAX_PAYLOAD;
-    map_init(&srv->sessions);
+    deadline_queue_init(&srv->heartbeats, loop, on_heartbeat, srv);
+    deadline_queue_init(&srv->upgrades, loop, on_upgrade_timeout, srv);
     srv->ws_cfg = (ws_config_t){
         .max_message = srv->cfg.max_payload,
         .max_fragments = 1024,
@@ -912,27 +968,41 @@ int eio_server_matches(const eio_server_t *srv, const http_request_t *req)
 
 size_t eio_server_count(const eio_server_t *srv)
 {
-    return map_count(&srv->sessions);
-}
-
-static int close_one(const char *key, size_t klen, void *value, void *arg)
-{
-    session_close(value, "server shutting down");
-    return 0;
+    return srv->sessions.count;
 }
 
 void eio_server_close_all(eio_server_t *srv)
 {
-    map_each(&srv->sessions, close_one, NULL);
+    sess_table_t *t = &srv->sessions;
+    for (size_t i = 0; i < t->nbuckets; i++) {
+        /* Closing unlinks a session (sessions are freed later, from the
+         * check handle): take the next one first. */
+        eio_socket_t *s = t->buckets[i];
+        while (s) {
+            eio_socket_t *next = s->hnext;
+            session_close(s, "server shutting down");
+            s = next;
+        }
+    }
+}
+
+static void server_handle_closed(eio_server_t *srv)
+{
+    if (++srv->handles_closed == 4) {
+        free(srv->sessions.buckets);
+        free(srv);
+    }
 }
 
 static void on_server_handle_closed(uv_handle_t *h)
 {
-    eio_server_t *srv = h->data;
-    if (++srv->handles_closed == 2) {
-        map_free(&srv->sessions);
-        free(srv);
-    }
+    server_handle_closed(h->data);
+}
+
+static void on_queue_closed(uv_handle_t *h)
+{
+    deadline_queue_t *q = h->data;
+    server_handle_closed(q->data);
 }
 
 void eio_server_free(eio_server_t *srv)
@@ -942,6 +1012,8 @@ void eio_server_free(eio_server_t *srv)
     on_check(&srv->check);
     uv_close((uv_handle_t *)&srv->check, on_server_handle_closed);
     uv_close((uv_handle_t *)&srv->wakeup, on_server_handle_closed);
+    deadline_queue_close(&srv->heartbeats, on_queue_closed);
+    deadline_queue_close(&srv->upgrades, on_queue_closed);
 }
 
 const char *eio_sid(const eio_socket_t *s)

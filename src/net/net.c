@@ -4,6 +4,7 @@
 #include "net/net.h"
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/deadline.h"
 #include "core/log.h"
 
 #include <errno.h>
@@ -17,7 +18,8 @@
 #define READ_CHUNK (64 * 1024)
 #define DEFAULT_MAX_INPUT (64 * 1024)
 #define DEFAULT_MAX_OUTPUT (4 * 1024 * 1024)
-#define COPY_CHUNK (16 * 1024)
+#define COPY_MIN 512           /* the first copy buffer of a loop turn */
+#define COPY_CHUNK (16 * 1024) /* copy buffers double up to this */
 #define MAX_IOV 512
 #define GRACEFUL_CLOSE_MS 3000
 #define ACCEPT_BURST 256
@@ -28,36 +30,46 @@ typedef struct {
     size_t off, len;
 } net_seg_t;
 
+/* Output segment arrays come in capacities SEG_MIN << k; a connection holds
+ * one only while it has output queued, and gives it back to the server's
+ * pool of its size when the queue drains, so an idle connection owns none
+ * and a busy one takes and returns arrays without malloc. */
+#define SEG_MIN 8
+#define SEG_CLASSES 8               /* pooled up to SEG_MIN << 7 = 1024 segments */
+#define SEG_POOL_BYTES (256 * 1024) /* kept per size class at most */
+#define WREQ_POOL_MAX 256           /* spare uv_write_t kept */
+
+typedef struct {
+    void *free; /* arrays linked through their first bytes */
+    uint32_t count;
+} net_seg_pool_t;
+
 struct net_conn {
     uv_tcp_t tcp; /* first: the handle's address is the conn's */
-    uv_timer_t timer;
     net_server_t *server;
     const net_conn_handler_t *handler;
     void *data;
-    uint64_t id;
+    buf_t *in; /* unconsumed input tail; NULL when there is none (idle) */
 
-    buf_t in; /* unconsumed input tail; empty (unallocated) when idle */
-
-    net_seg_t *segs; /* output queue: segs[head..count) */
-    size_t seg_head, seg_count, seg_cap;
+    net_seg_t *segs; /* output queue: segs[head..count); NULL when empty */
+    uint32_t seg_head, seg_count, seg_cap;
+    uint32_t in_flight; /* segments handed to uv_write, from seg_head on */
     size_t queued;      /* bytes in the queue, including those in flight */
-    size_t in_flight;   /* segments handed to uv_write, from seg_head on */
     refbuf_t *tail;     /* growing copy buffer, last segment when not in flight */
-    uv_write_t wreq;
 
-    net_conn_t *next, *prev;  /* server's list of live connections */
+    net_conn_t *next, *prev;             /* server's list of live connections */
     net_conn_t *dirty_next, *dirty_prev; /* server's list of connections to flush */
+    deadline_t timer;                    /* on the server's queue (net_conn_set_timeout) */
+    uint32_t id;
     unsigned dirty : 1;
-    unsigned closing : 1;     /* close requested */
-    unsigned graceful : 1;    /* write the queue before closing */
+    unsigned closing : 1;  /* close requested */
+    unsigned graceful : 1; /* write the queue before closing */
     unsigned handles_closed : 1;
     unsigned reading : 1;
-    unsigned timer_armed : 1;
     unsigned shutdown_sent : 1;
     unsigned in_on_data : 1;
     unsigned refeed : 1;
-    uint8_t pending_closes;   /* libuv handles still closing */
-    net_close_reason_t reason;
+    unsigned reason : 3; /* net_close_reason_t */
 };
 
 struct net_server {
@@ -68,16 +80,20 @@ struct net_server {
     uv_check_t flusher;
     uv_idle_t wakeup; /* active while output waits: keeps poll from blocking */
     uv_timer_t drain_timer;
+    deadline_queue_t timers; /* every connection's timer */
     net_server_config_t cfg;
     char *host;
     int port;
     net_conn_t *conns;
     net_conn_t *dirty;
     size_t conn_count;
-    uint64_t next_id;
+    uint32_t next_id;
     uint64_t accepted, accept_errors;
     uint64_t last_emfile_log_ms;
     char *read_buf; /* one loop-wide read buffer */
+    net_seg_pool_t seg_pool[SEG_CLASSES];
+    uv_write_t *wreq_free; /* spare write requests, linked through ->data */
+    uint32_t wreq_free_count;
     int read_buf_busy;
     int draining;
     int pending_server_closes;
@@ -104,20 +120,65 @@ const char *net_close_reason_str(net_close_reason_t r)
 
 /* ---- output queue ---- */
 
+static int seg_class(uint32_t cap)
+{
+    for (int k = 0; k < SEG_CLASSES; k++)
+        if ((uint32_t)SEG_MIN << k == cap)
+            return k;
+    return -1;
+}
+
+static net_seg_t *seg_array_get(net_server_t *s, uint32_t cap)
+{
+    int k = seg_class(cap);
+    if (k >= 0 && s->seg_pool[k].free) {
+        void *a = s->seg_pool[k].free;
+        memcpy(&s->seg_pool[k].free, a, sizeof(void *));
+        s->seg_pool[k].count--;
+        return a;
+    }
+    return xmalloc(cap * sizeof(net_seg_t));
+}
+
+static void seg_array_put(net_server_t *s, net_seg_t *a, uint32_t cap)
+{
+    int k = seg_class(cap);
+    if (k < 0 || s->seg_pool[k].count >= SEG_POOL_BYTES / (cap * sizeof(net_seg_t))) {
+        free(a);
+        return;
+    }
+    memcpy(a, &s->seg_pool[k].free, sizeof(void *));
+    s->seg_pool[k].free = a;
+    s->seg_pool[k].count++;
+}
+
+/* The queue is empty: hand the array back. */
+static void seg_release(net_conn_t *c)
+{
+    if (c->segs)
+        seg_array_put(c->server, c->segs, c->seg_cap);
+    c->segs = NULL;
+    c->seg_head = c->seg_count = c->seg_cap = 0;
+}
+
 static void seg_push(net_conn_t *c, refbuf_t *rb, size_t off, size_t len)
 {
-    if (c->seg_head > 0 && c->seg_head == c->seg_count) {
-        c->seg_head = c->seg_count = 0;
-    }
     if (c->seg_count == c->seg_cap) {
+        uint32_t live = c->seg_count - c->seg_head;
         if (c->seg_head > c->seg_cap / 2) {
-            memmove(c->segs, c->segs + c->seg_head, (c->seg_count - c->seg_head) * sizeof *c->segs);
-            c->seg_count -= c->seg_head;
-            c->seg_head = 0;
+            memmove(c->segs, c->segs + c->seg_head, live * sizeof *c->segs);
         } else {
-            c->seg_cap = c->seg_cap ? c->seg_cap * 2 : 8;
-            c->segs = xrealloc(c->segs, c->seg_cap * sizeof *c->segs);
+            uint32_t cap = c->seg_cap ? c->seg_cap * 2 : SEG_MIN;
+            net_seg_t *a = seg_array_get(c->server, cap);
+            if (live)
+                memcpy(a, c->segs + c->seg_head, live * sizeof *c->segs);
+            if (c->segs)
+                seg_array_put(c->server, c->segs, c->seg_cap);
+            c->segs = a;
+            c->seg_cap = cap;
         }
+        c->seg_head = 0;
+        c->seg_count = live;
     }
     c->segs[c->seg_count++] = (net_seg_t){rb, off, len};
 }
@@ -140,18 +201,37 @@ static void seg_consume(net_conn_t *c, size_t n)
         c->seg_head++;
     }
     if (c->seg_head == c->seg_count)
-        c->seg_head = c->seg_count = 0;
+        seg_release(c);
 }
 
 static void seg_free_all(net_conn_t *c)
 {
-    for (size_t i = c->seg_head; i < c->seg_count; i++)
+    for (uint32_t i = c->seg_head; i < c->seg_count; i++)
         refbuf_unref(c->segs[i].rb);
-    free(c->segs);
-    c->segs = NULL;
-    c->seg_head = c->seg_count = c->seg_cap = 0;
+    seg_release(c);
     c->tail = NULL;
     c->queued = 0;
+}
+
+static uv_write_t *wreq_get(net_server_t *s)
+{
+    uv_write_t *req = s->wreq_free;
+    if (!req)
+        return xmalloc(sizeof *req);
+    s->wreq_free = req->data;
+    s->wreq_free_count--;
+    return req;
+}
+
+static void wreq_put(net_server_t *s, uv_write_t *req)
+{
+    if (s->wreq_free_count >= WREQ_POOL_MAX) {
+        free(req);
+        return;
+    }
+    req->data = s->wreq_free;
+    s->wreq_free = req;
+    s->wreq_free_count++;
 }
 
 static void on_wakeup(uv_idle_t *h)
@@ -215,7 +295,14 @@ net_err_t net_conn_write(net_conn_t *c, const void *data, size_t len)
         }
     }
     if (len > 0) {
-        size_t size = len > COPY_CHUNK ? len : COPY_CHUNK;
+        /* Most turns write a few hundred bytes (a handshake, an ack): a
+         * small first buffer stays in malloc's small bins, where a 16 KiB
+         * one would grow and trim the heap top on every connection. */
+        size_t size = c->tail ? c->tail->len * 2 : COPY_MIN;
+        if (size > COPY_CHUNK)
+            size = COPY_CHUNK;
+        if (size < len)
+            size = len;
         c->tail = refbuf_new(size);
         memcpy(c->tail->data, p, len);
         seg_push(c, c->tail, 0, len);
@@ -242,6 +329,17 @@ net_err_t net_conn_write_ref(net_conn_t *c, refbuf_t *rb, size_t off, size_t len
 size_t net_conn_queued(const net_conn_t *c)
 {
     return c->queued;
+}
+
+/* ---- input ---- */
+
+static void drop_input(net_conn_t *c)
+{
+    if (!c->in)
+        return;
+    buf_free(c->in);
+    free(c->in);
+    c->in = NULL;
 }
 
 /* ---- closing ---- */
@@ -271,8 +369,9 @@ static void conn_free(net_conn_t *c)
     if (c->next)
         c->next->prev = c->prev;
     s->conn_count--;
+    deadline_disarm(&s->timers, &c->timer);
     seg_free_all(c);
-    buf_free(&c->in);
+    drop_input(c);
     free(c);
 }
 
@@ -281,8 +380,6 @@ static void maybe_drain_done(net_server_t *s);
 static void on_handle_closed(uv_handle_t *h)
 {
     net_conn_t *c = h->data;
-    if (--c->pending_closes > 0)
-        return;
     if (c->handler && c->handler->on_close)
         c->handler->on_close(c, c->reason);
     net_server_t *s = c->server;
@@ -296,8 +393,7 @@ static void conn_close_handles(net_conn_t *c)
         return;
     c->handles_closed = 1;
     c->closing = 1;
-    c->pending_closes = 2;
-    uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+    deadline_disarm(&c->server->timers, &c->timer);
     uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
 }
 
@@ -359,9 +455,10 @@ int net_conn_is_closing(const net_conn_t *c)
 static void on_write_done(uv_write_t *req, int status)
 {
     net_conn_t *c = req->data;
+    wreq_put(c->server, req);
     /* Pop the segments that were in flight. */
     size_t bytes = 0;
-    for (size_t i = 0; i < c->in_flight; i++)
+    for (uint32_t i = 0; i < c->in_flight; i++)
         bytes += c->segs[c->seg_head + i].len;
     c->in_flight = 0;
     if (status < 0) {
@@ -392,8 +489,8 @@ static void flush_conn(net_conn_t *c)
         return;
     }
     uv_buf_t iov[MAX_IOV];
-    size_t n = 0;
-    for (size_t i = c->seg_head; i < c->seg_count && n < MAX_IOV; i++, n++)
+    uint32_t n = 0;
+    for (uint32_t i = c->seg_head; i < c->seg_count && n < MAX_IOV; i++, n++)
         iov[n] = uv_buf_init(c->segs[i].rb->data + c->segs[i].off, (unsigned)c->segs[i].len);
     /* One writev straight to the kernel; only a remainder goes through uv_write. */
     int w = uv_try_write((uv_stream_t *)&c->tcp, iov, (unsigned)n);
@@ -413,13 +510,15 @@ static void flush_conn(net_conn_t *c)
         return;
     }
     n = 0;
-    for (size_t i = c->seg_head; i < c->seg_count && n < MAX_IOV; i++, n++)
+    for (uint32_t i = c->seg_head; i < c->seg_count && n < MAX_IOV; i++, n++)
         iov[n] = uv_buf_init(c->segs[i].rb->data + c->segs[i].off, (unsigned)c->segs[i].len);
     c->in_flight = n;
     if (c->tail && c->segs[c->seg_count - 1].rb == c->tail && n == c->seg_count - c->seg_head)
         c->tail = NULL; /* in flight: no more appends into it */
-    c->wreq.data = c;
-    if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, iov, (unsigned)n, on_write_done) != 0) {
+    uv_write_t *req = wreq_get(c->server);
+    req->data = c;
+    if (uv_write(req, (uv_stream_t *)&c->tcp, iov, (unsigned)n, on_write_done) != 0) {
+        wreq_put(c->server, req);
         c->in_flight = 0;
         if (!c->closing)
             c->reason = NET_CLOSE_ERROR;
@@ -431,7 +530,7 @@ static size_t feed(net_conn_t *c, const char *data, size_t len);
 
 void net_conn_refeed(net_conn_t *c)
 {
-    if (c->closing || c->in.len == 0)
+    if (c->closing || !c->in)
         return;
     c->refeed = 1;
     mark_dirty(c);
@@ -440,12 +539,12 @@ void net_conn_refeed(net_conn_t *c)
 static void refeed_conn(net_conn_t *c)
 {
     c->refeed = 0;
-    if (c->closing || c->in.len == 0)
+    if (c->closing || !c->in)
         return;
-    size_t used = feed(c, c->in.data, c->in.len);
-    buf_consume(&c->in, used);
-    if (c->in.len == 0)
-        buf_free(&c->in);
+    size_t used = feed(c, c->in->data, c->in->len);
+    buf_consume(c->in, used);
+    if (c->in->len == 0)
+        drop_input(c);
 }
 
 static void on_check(uv_check_t *h)
@@ -516,28 +615,34 @@ static void input_over_cap(net_conn_t *c)
 static void take_input(net_conn_t *c, const char *p, size_t n)
 {
     while (n > 0 && !c->closing) {
-        if (c->in.len == 0) {
+        if (!c->in) {
             size_t used = feed(c, p, n);
             p += used;
             n -= used;
-            if (n > 0 && !c->closing && buf_append(&c->in, p, n) != BUF_OK)
-                input_over_cap(c);
+            if (n > 0 && !c->closing) {
+                c->in = xmalloc(sizeof *c->in);
+                buf_init(c->in, c->server->cfg.max_input);
+                if (buf_append(c->in, p, n) != BUF_OK)
+                    input_over_cap(c);
+            }
             break;
         }
-        size_t room = c->in.max - c->in.len;
+        size_t room = c->in->max - c->in->len;
         size_t take = n < room ? n : room;
         if (take == 0) {
             input_over_cap(c);
             break;
         }
-        buf_append(&c->in, p, take);
+        buf_append(c->in, p, take);
         p += take;
         n -= take;
-        size_t used = feed(c, c->in.data, c->in.len);
-        buf_consume(&c->in, used);
+        size_t used = feed(c, c->in->data, c->in->len);
+        buf_consume(c->in, used);
+        if (c->in->len == 0)
+            drop_input(c); /* idle connections own no read memory */
     }
-    if (c->in.len == 0 && c->in.data)
-        buf_free(&c->in); /* idle connections own no read memory */
+    if (c->in && c->in->len == 0)
+        drop_input(c);
 }
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b)
@@ -581,10 +686,9 @@ void net_conn_resume_reading(net_conn_t *c)
 
 /* ---- timers ---- */
 
-static void on_conn_timer(uv_timer_t *t)
+static void on_conn_deadline(deadline_queue_t *q, deadline_t *d)
 {
-    net_conn_t *c = t->data;
-    c->timer_armed = 0;
+    net_conn_t *c = (net_conn_t *)((char *)d - offsetof(net_conn_t, timer));
     if (c->closing) {
         /* A graceful close that took too long: give up on the peer. */
         if (c->graceful)
@@ -599,13 +703,10 @@ void net_conn_set_timeout(net_conn_t *c, uint64_t ms)
 {
     if (c->handles_closed)
         return;
-    if (ms == 0) {
-        uv_timer_stop(&c->timer);
-        c->timer_armed = 0;
-        return;
-    }
-    uv_timer_start(&c->timer, on_conn_timer, ms, 0);
-    c->timer_armed = 1;
+    if (ms == 0)
+        deadline_disarm(&c->server->timers, &c->timer);
+    else
+        deadline_arm(&c->server->timers, &c->timer, ms);
 }
 
 /* ---- accessors ---- */
@@ -661,11 +762,8 @@ static void conn_accepted(net_server_t *s, int fd)
     net_conn_t *c = xcalloc(1, sizeof *c);
     c->server = s;
     c->id = ++s->next_id;
-    buf_init(&c->in, s->cfg.max_input);
     uv_tcp_init(s->loop, &c->tcp);
-    uv_timer_init(s->loop, &c->timer);
     c->tcp.data = c;
-    c->timer.data = c;
     c->next = s->conns;
     if (s->conns)
         s->conns->prev = c;
@@ -802,6 +900,7 @@ int net_server_start(uv_loop_t *loop, const net_server_config_t *cfg, net_server
     s->wakeup.data = s;
     uv_timer_init(loop, &s->drain_timer);
     s->drain_timer.data = s;
+    deadline_queue_init(&s->timers, loop, on_conn_deadline, s);
     *out = s;
     return 0;
 }
@@ -831,9 +930,26 @@ uv_loop_t *net_server_loop(const net_server_t *s)
     return s->loop;
 }
 
-static void on_server_handle_closed(uv_handle_t *h)
+static void server_free_pools(net_server_t *s)
 {
-    net_server_t *s = h->data;
+    for (int k = 0; k < SEG_CLASSES; k++) {
+        while (s->seg_pool[k].free) {
+            void *a = s->seg_pool[k].free;
+            memcpy(&s->seg_pool[k].free, a, sizeof(void *));
+            free(a);
+        }
+        s->seg_pool[k].count = 0;
+    }
+    while (s->wreq_free) {
+        uv_write_t *req = s->wreq_free;
+        s->wreq_free = req->data;
+        free(req);
+    }
+    s->wreq_free_count = 0;
+}
+
+static void server_handle_closed(net_server_t *s)
+{
     if (--s->pending_server_closes > 0 || !s->drain_finishing)
         return;
     void (*done)(net_server_t *, void *) = s->drain_done;
@@ -841,9 +957,21 @@ static void on_server_handle_closed(uv_handle_t *h)
     close(s->listen_fd);
     if (done)
         done(s, ud);
+    server_free_pools(s);
     free(s->read_buf);
     free(s->host);
     free(s);
+}
+
+static void on_server_handle_closed(uv_handle_t *h)
+{
+    server_handle_closed(h->data);
+}
+
+static void on_timers_closed(uv_handle_t *h)
+{
+    deadline_queue_t *q = h->data;
+    server_handle_closed(q->data);
 }
 
 static void maybe_drain_done(net_server_t *s)
@@ -851,10 +979,11 @@ static void maybe_drain_done(net_server_t *s)
     if (!s->draining || s->conn_count > 0 || s->drain_finishing)
         return;
     s->drain_finishing = 1;
-    s->pending_server_closes += 3;
+    s->pending_server_closes += 4;
     uv_close((uv_handle_t *)&s->flusher, on_server_handle_closed);
     uv_close((uv_handle_t *)&s->wakeup, on_server_handle_closed);
     uv_close((uv_handle_t *)&s->drain_timer, on_server_handle_closed);
+    deadline_queue_close(&s->timers, on_timers_closed);
 }
 
 static void on_drain_timeout(uv_timer_t *t)

@@ -19,6 +19,13 @@
  * (max_output, the slow-consumer limit); a write past the cap closes the
  * connection with NET_CLOSE_OUTPUT_CAP and logs it.
  *
+ * Memory: an idle connection is one allocation (~380 bytes, most of it
+ * libuv's uv_tcp_t). Its timer is a deadline on the server's one queue
+ * (core/deadline.h); the output segment array and the uv_write_t for a
+ * partial write are taken from the server's pools while output is queued
+ * and given back when it drains; the input tail buffer exists only while
+ * unconsumed input does.
+ *
  * Lifetime: a connection is never freed inside its own callbacks.
  * net_conn_close marks it closing; handler->on_close runs later from libuv's
  * close callback, exactly once, and is the last callback; the connection
@@ -140,7 +147,7 @@ void net_conn_resume_reading(net_conn_t *c);
 
 /* Peer address as "ip:port" into out (always NUL-terminated). */
 void net_conn_peer(const net_conn_t *c, char *out, size_t outsz);
-/* A process-unique id, for logs. */
+/* An id for logs, unique among the last 2^32 connections. */
 uint64_t net_conn_id(const net_conn_t *c);
 
 #endif

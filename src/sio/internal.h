@@ -74,23 +74,26 @@ void sio__deadline_disarm(sio__timers_t *t, sio__deadline_t *d);
 
 /* ---- Rooms (room.c) ---------------------------------------------------- */
 
-typedef struct sio__member sio__member_t;
+/* A membership is indexed from both sides, with no allocation of its own:
+ * the room's members array says where the room sits in the socket's rooms
+ * array, and the other way round, so leaving is O(1) on the room side and
+ * O(the socket's rooms) on the socket's. */
+typedef struct {
+    sio_socket_t *sock;
+    uint32_t idx; /* position of this room in sock->rooms */
+} sio__member_t;
 
 typedef struct sio__room {
-    sio__hnode_t node;
-    char *name;
-    size_t len;
-    sio__member_t **members;
-    size_t count, cap;
+    sio__hnode_t node; /* key: name, length: node.klen */
+    sio__member_t *members;
+    uint32_t count, cap;
+    char name[]; /* NUL-terminated */
 } sio__room_t;
 
-/* One socket in one room: indexed from both sides so leaving is O(1) on
- * the room side. */
-struct sio__member {
+typedef struct {
     sio__room_t *room;
-    sio_socket_t *sock;
-    size_t idx; /* position in room->members */
-};
+    uint32_t idx; /* position of the socket in room->members */
+} sio__membership_t;
 
 typedef struct {
     sio__map_t map; /* name -> sio__room_t */
@@ -218,21 +221,21 @@ typedef enum {
 
 struct sio_socket {
     unsigned refs; /* the client's, a dispatch in progress, retained acks */
-    sio__sock_state_t state;
+    uint8_t state; /* sio__sock_state_t */
+    uint8_t recovered;
     sio_nsp_t *nsp;
     sio__client_t *client; /* NULL once disconnected */
-    char id[SIO__ID_LEN + 1];
-    char pid[SIO__ID_LEN + 1]; /* empty without recovery */
-    json_t *auth;
+    json_t *auth; /* NULL when the client sent none or {}: sio_socket_auth gives srv->empty */
     void *data;
-    int recovered;
     uint64_t first_offset; /* recovery watermark, see sio__session_t */
-    sio__member_t **rooms;
-    size_t nrooms, caprooms;
+    sio__membership_t *rooms;
+    uint32_t nrooms, caprooms;
     sio_socket_t *nsp_prev, *nsp_next;
     uint64_t mark, xmark; /* selection stamps (sio__rooms_select) */
     sio__await_t *awaits;
     uint64_t next_ack_id;
+    char id[SIO__ID_LEN + 1];
+    char pid[SIO__ID_LEN + 1]; /* empty without recovery */
 };
 
 struct sio_ack {
@@ -243,6 +246,14 @@ struct sio_ack {
     int retained;
 };
 
+/* A binary packet waiting for its attachments. */
+typedef struct {
+    sio_packet_t packet;
+    refbuf_t *bins[SIO_MAX_ATTACHMENTS];
+    size_t nbins;
+    char nsp[]; /* the namespace bytes packet.nsp points at */
+} sio__partial_t;
+
 /* One Engine.IO session: Node's "Client". Holds one socket per namespace
  * the session connected to, and the packet being reassembled while its
  * binary attachments arrive. */
@@ -250,19 +261,15 @@ struct sio__client {
     sio_server_t *srv;
     eio_socket_t *eio;
     sio__client_t *prev, *next;
-    sio_socket_t **socks; /* pending or connected sockets, one per namespace */
-    size_t nsocks, capsocks;
-    int ever_connected;
+    sio_socket_t **socks; /* pending or connected sockets, one per namespace; */
+    sio_socket_t *sock1;  /* socks points here until a second one comes */
+    uint32_t nsocks, capsocks;
     sio__deadline_t connect_deadline;
-    /* reassembly */
-    int has_partial;
-    sio_packet_t partial;
-    char *partial_nsp; /* the namespace bytes partial.nsp points at */
-    refbuf_t *bins[SIO_MAX_ATTACHMENTS];
-    size_t nbins;
+    sio__partial_t *partial; /* reassembly; NULL when no packet waits */
     /* Set when we close the session ourselves, overriding eio's reason. */
     const char *close_reason;
-    int closing;
+    uint8_t ever_connected;
+    uint8_t closing;
 };
 
 struct sio_server {
@@ -274,7 +281,8 @@ struct sio_server {
     sio__client_t *clients;
     size_t nclients;
     int freeing, finished;
-    buf_t enc; /* scratch for encoding; reset per packet */
+    buf_t enc;     /* scratch for encoding; reset per packet */
+    json_t *empty; /* the auth of every socket that sent none */
 };
 
 /* ---- Cross-file functions ---------------------------------------------- */

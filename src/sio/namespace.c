@@ -78,8 +78,8 @@ sio_socket_t *sio_nsp_socket(const sio_nsp_t *nsp, const char *id)
         return NULL;
     /* The application may have put others in a room named like an id. */
     for (size_t i = 0; i < room->count; i++)
-        if (strcmp(room->members[i]->sock->id, id) == 0)
-            return room->members[i]->sock;
+        if (strcmp(room->members[i].sock->id, id) == 0)
+            return room->members[i].sock;
     return NULL;
 }
 
@@ -182,15 +182,19 @@ static sio__session_t *try_recover(sio_nsp_t *nsp, json_t *auth, uint64_t *from)
 void sio__nsp_connect(sio__client_t *c, sio_nsp_t *nsp, json_t *data)
 {
     sio_server_t *srv = c->srv;
-    json_t *auth = data ? json_incref(data) : json_object();
+    json_t *auth = data ? json_incref(data) : NULL;
     sio__session_t *sess = NULL;
     uint64_t replay_from = 0;
-    if (srv->cfg.recovery)
+    if (srv->cfg.recovery && auth) {
         sess = try_recover(nsp, auth, &replay_from);
-    if (srv->cfg.recovery) {
         /* What the client sends for recovery is no business of the app. */
         json_object_del(auth, "pid");
         json_object_del(auth, "offset");
+    }
+    if (auth && json_is_object(auth) && json_object_size(auth) == 0) {
+        /* Most sockets send none: they all share the server's {}. */
+        json_decref(auth);
+        auth = NULL;
     }
 
     sio_socket_t *s = sio__socket_new(nsp, c, auth);
@@ -211,7 +215,7 @@ void sio__nsp_connect(sio__client_t *c, sio_nsp_t *nsp, json_t *data)
     if (!sess || srv->cfg.recovery_run_middlewares) {
         for (size_t i = 0; i < nsp->nmw; i++) {
             sio_refusal_t r = {0};
-            if (nsp->mw[i].fn(s, s->auth, &r, nsp->mw[i].ud) == 0) {
+            if (nsp->mw[i].fn(s, sio_socket_auth(s), &r, nsp->mw[i].ud) == 0) {
                 json_decref(r.data); /* only a refusal uses it */
                 continue;
             }

@@ -182,7 +182,7 @@ sio__session_t *sio__rec_capture(const sio_socket_t *s)
     sess->nrooms = s->nrooms;
     sess->rooms = s->nrooms ? xmalloc(s->nrooms * sizeof *sess->rooms) : NULL;
     for (size_t i = 0; i < s->nrooms; i++)
-        sess->rooms[i] = xstrndup(s->rooms[i]->room->name, s->rooms[i]->room->len);
+        sess->rooms[i] = xstrndup(s->rooms[i].room->name, s->rooms[i].room->node.klen);
     sess->first_offset = s->first_offset;
     return sess;
 }

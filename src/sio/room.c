@@ -2,9 +2,10 @@
  * broadcast's receivers.
  *
  * What it is: rooms by name (sio__map_t), each an array of members; each
- * socket keeps the list of its own memberships, so a socket leaves a room
- * in O(its rooms) and a room loses a member in O(1). A room exists while it
- * has members, as with Node's in-memory adapter.
+ * socket keeps the array of its own memberships, each side holding the
+ * other's index (internal.h), so a socket leaves a room in O(its rooms) and
+ * a room loses a member in O(1). A room is one allocation with its name,
+ * and exists while it has members, as with Node's in-memory adapter.
  *
  * What it is not: no packets, no emits (broadcast.c walks the selection).
  */
@@ -25,7 +26,6 @@ void sio__rooms_init(sio__rooms_t *r)
 static void room_free(sio__room_t *room)
 {
     free(room->members);
-    free(room->name);
     free(room);
 }
 
@@ -49,20 +49,27 @@ sio__room_t *sio__room_find(const sio__rooms_t *r, const char *name, size_t len)
 
 static ssize_t membership_index(const sio_socket_t *s, const sio__room_t *room)
 {
-    for (size_t i = 0; i < s->nrooms; i++)
-        if (s->rooms[i]->room == room)
+    for (uint32_t i = 0; i < s->nrooms; i++)
+        if (s->rooms[i].room == room)
             return (ssize_t)i;
     return -1;
 }
 
 int sio__room_has(const sio_socket_t *s, const char *name, size_t len)
 {
-    for (size_t i = 0; i < s->nrooms; i++) {
-        const sio__room_t *room = s->rooms[i]->room;
-        if (room->len == len && memcmp(room->name, name, len) == 0)
+    for (uint32_t i = 0; i < s->nrooms; i++) {
+        const sio__room_t *room = s->rooms[i].room;
+        if (room->node.klen == len && memcmp(room->name, name, len) == 0)
             return 1;
     }
     return 0;
+}
+
+/* Both arrays start with room for one: most rooms are a socket's own, and
+ * most sockets are in a few rooms. */
+static uint32_t grown(uint32_t cap)
+{
+    return cap ? cap * 2 : 1;
 }
 
 int sio__room_join(sio__rooms_t *r, sio_socket_t *s, const char *name, size_t len)
@@ -71,38 +78,48 @@ int sio__room_join(sio__rooms_t *r, sio_socket_t *s, const char *name, size_t le
     if (room && membership_index(s, room) >= 0)
         return 0;
     if (!room) {
-        room = xcalloc(1, sizeof *room);
-        room->name = xstrndup(name, len);
-        room->len = len;
+        room = xmalloc(sizeof *room + len + 1);
+        room->members = NULL;
+        room->count = room->cap = 0;
+        memcpy(room->name, name, len);
+        room->name[len] = '\0';
         sio__map_put(&r->map, &room->node, room->name, len);
     }
-    sio__member_t *m = xmalloc(sizeof *m);
-    m->room = room;
-    m->sock = s;
     if (room->count == room->cap) {
-        room->cap = room->cap ? room->cap * 2 : 4;
+        room->cap = grown(room->cap);
         room->members = xrealloc(room->members, room->cap * sizeof *room->members);
     }
-    m->idx = room->count;
-    room->members[room->count++] = m;
     if (s->nrooms == s->caprooms) {
-        s->caprooms = s->caprooms ? s->caprooms * 2 : 4;
+        s->caprooms = grown(s->caprooms);
         s->rooms = xrealloc(s->rooms, s->caprooms * sizeof *s->rooms);
     }
-    s->rooms[s->nrooms++] = m;
+    room->members[room->count] = (sio__member_t){s, s->nrooms};
+    s->rooms[s->nrooms] = (sio__membership_t){room, room->count};
+    room->count++;
+    s->nrooms++;
     return 1;
 }
 
-/* Takes the membership at s->rooms[i] out of both sides. */
-static void drop_membership(sio__rooms_t *r, sio_socket_t *s, size_t i)
+/* Takes the membership at s->rooms[i] out of both sides: swap-remove in
+ * each array, and fix the back index of the entry that moved. */
+static void drop_membership(sio__rooms_t *r, sio_socket_t *s, uint32_t i)
 {
-    sio__member_t *m = s->rooms[i];
-    sio__room_t *room = m->room;
-    sio__member_t *last = room->members[--room->count];
-    room->members[m->idx] = last;
-    last->idx = m->idx;
-    s->rooms[i] = s->rooms[--s->nrooms];
-    free(m);
+    sio__room_t *room = s->rooms[i].room;
+    uint32_t at = s->rooms[i].idx;
+
+    uint32_t n = --room->count;
+    if (at != n) {
+        sio__member_t last = room->members[n]; /* another socket */
+        room->members[at] = last;
+        last.sock->rooms[last.idx].idx = at;
+    }
+    uint32_t k = --s->nrooms;
+    if (i != k) {
+        sio__membership_t mine = s->rooms[k]; /* another room */
+        s->rooms[i] = mine;
+        mine.room->members[mine.idx].idx = i;
+    }
+
     if (room->count == 0) {
         sio__map_del(&r->map, &room->node);
         room_free(room);
@@ -117,7 +134,7 @@ int sio__room_leave(sio__rooms_t *r, sio_socket_t *s, const char *name, size_t l
     ssize_t i = membership_index(s, room);
     if (i < 0)
         return 0;
-    drop_membership(r, s, (size_t)i);
+    drop_membership(r, s, (uint32_t)i);
     return 1;
 }
 
@@ -158,7 +175,7 @@ void sio__rooms_select(sio__rooms_t *r, sio_socket_t *all, const sio_target_t *t
     for (size_t i = 0; i < nexcept; i++) {
         sio__room_t *room = sio__room_find(r, t->except[i], strlen(t->except[i]));
         for (size_t j = 0; room && j < room->count; j++)
-            room->members[j]->sock->xmark = gen;
+            room->members[j].sock->xmark = gen;
     }
     if (!t || t->num_rooms == 0) {
         for (sio_socket_t *s = all; s; s = s->nsp_next)
@@ -169,7 +186,7 @@ void sio__rooms_select(sio__rooms_t *r, sio_socket_t *all, const sio_target_t *t
     for (size_t i = 0; i < t->num_rooms; i++) {
         sio__room_t *room = sio__room_find(r, t->rooms[i], strlen(t->rooms[i]));
         for (size_t j = 0; room && j < room->count; j++) {
-            sio_socket_t *s = room->members[j]->sock;
+            sio_socket_t *s = room->members[j].sock;
             if (s->xmark == gen || s->mark == gen)
                 continue;
             s->mark = gen;

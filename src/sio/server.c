@@ -70,15 +70,24 @@ void sio__client_send_msg(sio__client_t *c, eio_msg_t *m)
 void sio__client_add_socket(sio__client_t *c, sio_socket_t *s)
 {
     if (c->nsocks == c->capsocks) {
-        c->capsocks = c->capsocks ? c->capsocks * 2 : 2;
-        c->socks = xrealloc(c->socks, c->capsocks * sizeof *c->socks);
+        if (!c->capsocks) {
+            c->socks = &c->sock1;
+            c->capsocks = 1;
+        } else {
+            sio_socket_t **a = xmalloc(c->capsocks * 2 * sizeof *a);
+            memcpy(a, c->socks, c->nsocks * sizeof *a);
+            if (c->socks != &c->sock1)
+                free(c->socks);
+            c->socks = a;
+            c->capsocks *= 2;
+        }
     }
     c->socks[c->nsocks++] = s;
 }
 
 void sio__client_remove_socket(sio__client_t *c, sio_socket_t *s)
 {
-    for (size_t i = 0; i < c->nsocks; i++) {
+    for (uint32_t i = 0; i < c->nsocks; i++) {
         if (c->socks[i] == s) {
             /* Keep the order: sessions usually hold one or two sockets and
              * closing all of them walks this array. */
@@ -91,7 +100,7 @@ void sio__client_remove_socket(sio__client_t *c, sio_socket_t *s)
 
 static sio_socket_t *client_socket(const sio__client_t *c, const char *nsp, size_t len)
 {
-    for (size_t i = 0; i < c->nsocks; i++) {
+    for (uint32_t i = 0; i < c->nsocks; i++) {
         const sio_nsp_t *n = c->socks[i]->nsp;
         if (n->name_len == len && memcmp(n->name, nsp, len) == 0)
             return c->socks[i];
@@ -101,14 +110,14 @@ static sio_socket_t *client_socket(const sio__client_t *c, const char *nsp, size
 
 static void drop_partial(sio__client_t *c)
 {
-    for (size_t i = 0; i < c->nbins; i++)
-        refbuf_unref(c->bins[i]);
-    c->nbins = 0;
-    if (c->has_partial)
-        sio_packet_free(&c->partial);
-    c->has_partial = 0;
-    free(c->partial_nsp);
-    c->partial_nsp = NULL;
+    sio__partial_t *pa = c->partial;
+    if (!pa)
+        return;
+    for (size_t i = 0; i < pa->nbins; i++)
+        refbuf_unref(pa->bins[i]);
+    sio_packet_free(&pa->packet);
+    free(pa);
+    c->partial = NULL;
 }
 
 void sio__client_protocol_error(sio__client_t *c, const char *what, const char *detail)
@@ -223,36 +232,36 @@ static void on_text(sio__client_t *c, const char *data, size_t len)
         return;
     }
     /* The namespace points into this message, gone after the callback. */
-    c->partial_nsp = xmemdup(p.nsp, p.nsp_len ? p.nsp_len : 1);
-    p.nsp = c->partial_nsp;
-    c->partial = p;
-    c->has_partial = 1;
+    sio__partial_t *pa = xmalloc(sizeof *pa + (p.nsp_len ? p.nsp_len : 1));
+    if (p.nsp_len)
+        memcpy(pa->nsp, p.nsp, p.nsp_len);
+    p.nsp = pa->nsp;
+    pa->packet = p;
+    pa->nbins = 0;
+    c->partial = pa;
 }
 
 static void on_binary(sio__client_t *c, const char *data, size_t len)
 {
-    if (!c->has_partial) {
+    sio__partial_t *pa = c->partial;
+    if (!pa) {
         sio__client_protocol_error(c, "binary message with no packet awaiting it", NULL);
         return;
     }
-    c->bins[c->nbins++] = refbuf_copy(data, len);
-    if (c->nbins < c->partial.attachments)
+    pa->bins[pa->nbins++] = refbuf_copy(data, len);
+    if (pa->nbins < pa->packet.attachments)
         return;
-    sio_err_t err = sio_packet_attach(&c->partial, c->bins, c->nbins);
+    sio_err_t err = sio_packet_attach(&pa->packet, pa->bins, pa->nbins);
     if (err != SIO_OK) {
         sio__client_protocol_error(c, sio_strerror(err), NULL);
         return;
     }
-    for (size_t i = 0; i < c->nbins; i++)
-        refbuf_unref(c->bins[i]);
-    c->nbins = 0;
-    sio_packet_t p = c->partial;
-    char *nsp = c->partial_nsp;
-    c->has_partial = 0;
-    c->partial_nsp = NULL;
-    dispatch(c, &p);
-    sio_packet_free(&p);
-    free(nsp);
+    for (size_t i = 0; i < pa->nbins; i++)
+        refbuf_unref(pa->bins[i]);
+    c->partial = NULL;
+    dispatch(c, &pa->packet);
+    sio_packet_free(&pa->packet);
+    free(pa);
 }
 
 static void on_message(eio_socket_t *e, int binary, const char *data, size_t len, void *ud)
@@ -260,7 +269,7 @@ static void on_message(eio_socket_t *e, int binary, const char *data, size_t len
     sio__client_t *c = eio_user_data(e);
     if (!c || c->closing)
         return;
-    if (c->has_partial && !binary) {
+    if (c->partial && !binary) {
         sio__client_protocol_error(c, "text packet while binary attachments were awaited", NULL);
         return;
     }
@@ -291,7 +300,8 @@ static void on_close(eio_socket_t *e, const char *reason, void *ud)
         else
             sio__socket_discard(s);
     }
-    free(c->socks);
+    if (c->socks != &c->sock1)
+        free(c->socks);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -338,6 +348,7 @@ sio_server_t *sio_server_new(uv_loop_t *loop, const sio_config_t *cfg)
     if (!srv->cfg.recovery_max_bytes)
         srv->cfg.recovery_max_bytes = DEFAULT_RECOVERY_MAX_BYTES;
     buf_init(&srv->enc, SIO_MAX_PACKET);
+    srv->empty = json_object();
     sio__timers_init(&srv->timers, loop);
 
     eio_config_t ecfg = cfg->eio;
@@ -348,6 +359,7 @@ sio_server_t *sio_server_new(uv_loop_t *loop, const sio_config_t *cfg)
     srv->eio = eio_server_new(loop, &ecfg);
     if (!srv->eio) {
         buf_free(&srv->enc);
+        json_decref(srv->empty);
         sio__timers_close(&srv->timers, on_timer_closed);
         return NULL;
     }
@@ -378,6 +390,8 @@ static void server_finish(sio_server_t *srv)
     }
     srv->nsps = NULL;
     buf_free(&srv->enc);
+    json_decref(srv->empty);
+    srv->empty = NULL;
     sio__timers_close(&srv->timers, on_timer_closed);
 }
 

@@ -219,7 +219,9 @@ void sio_on_any(sio_nsp_t *nsp, sio_event_fn fn, void *ud);
 const char *sio_socket_id(const sio_socket_t *s);
 sio_nsp_t *sio_socket_nsp(const sio_socket_t *s);
 /* The CONNECT auth payload: a JSON object, {} when none was sent. Borrowed,
- * valid as long as the socket. With recovery, pid and offset are removed. */
+ * valid as long as the socket. With recovery, pid and offset are removed.
+ * Every socket without auth gets the same {} (one per server): it is const
+ * for a reason. */
 const json_t *sio_socket_auth(const sio_socket_t *s);
 /* 1 if this socket was restored by connection state recovery. */
 int sio_socket_recovered(const sio_socket_t *s);

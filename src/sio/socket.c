@@ -284,7 +284,7 @@ sio_nsp_t *sio_socket_nsp(const sio_socket_t *s)
 
 const json_t *sio_socket_auth(const sio_socket_t *s)
 {
-    return s->auth;
+    return s->auth ? s->auth : s->nsp->srv->empty;
 }
 
 int sio_socket_recovered(const sio_socket_t *s)

@@ -21,14 +21,13 @@ typedef enum {
 
 struct ws_conn {
     net_conn_t *c;
-    uv_loop_t *loop;
-    ws_callbacks_t cb;
+    const ws_callbacks_t *cb;
     void *ud;
     ws_reader_t rd;
-    uint64_t idle_ms;
-    uint64_t close_timeout_ms;
     uint64_t last_rx; /* loop time of the last byte from the peer */
-    size_t deflate_min;
+    uint32_t idle_ms;
+    uint32_t close_timeout_ms;
+    uint32_t deflate_min;
     uint16_t peer_code; /* valid when got_close */
     uint16_t sent_code; /* valid when sent_close */
     uint8_t state;
@@ -40,6 +39,17 @@ struct ws_conn {
 };
 
 static const net_conn_handler_t ws_handler;
+
+static uint64_t now_ms(const ws_conn_t *ws)
+{
+    return uv_now(net_server_loop(net_conn_server(ws->c)));
+}
+
+/* Milliseconds from the configuration, kept in 32 bits (49 days). */
+static uint32_t ms32(uint64_t ms)
+{
+    return ms < UINT32_MAX ? (uint32_t)ms : UINT32_MAX;
+}
 
 /* ---- writing ---- */
 
@@ -123,8 +133,8 @@ static int rd_on_message(void *ud, int binary, const char *data, size_t len)
 {
     ws_conn_t *ws = ud;
     /* After our close, data is read only to find the peer's close. */
-    if (ws->state == WS_S_OPEN && ws->cb.on_message)
-        ws->cb.on_message(ws, binary, data, len, ws->ud);
+    if (ws->state == WS_S_OPEN && ws->cb->on_message)
+        ws->cb->on_message(ws, binary, data, len, ws->ud);
     return ws->state == WS_S_DONE || net_conn_is_closing(ws->c);
 }
 
@@ -163,7 +173,7 @@ static const ws_reader_cb_t reader_cb = {rd_on_message, rd_on_control};
 static size_t ws_on_data(net_conn_t *c, const char *data, size_t len)
 {
     ws_conn_t *ws = net_conn_data(c);
-    ws->last_rx = uv_now(ws->loop);
+    ws->last_rx = now_ms(ws);
     ws->pinged = 0;
     if (ws->state == WS_S_DONE)
         return len;
@@ -181,7 +191,7 @@ static void arm_idle(ws_conn_t *ws)
 {
     if (!ws->idle_ms)
         return;
-    uint64_t now = uv_now(ws->loop);
+    uint64_t now = now_ms(ws);
     uint64_t due = ws->last_rx + (ws->pinged ? ws->idle_ms : ws->idle_ms / 2);
     net_conn_set_timeout(ws->c, due > now ? due - now : 1);
 }
@@ -196,7 +206,7 @@ static void ws_on_timeout(net_conn_t *c)
     }
     if (ws->state != WS_S_OPEN || !ws->idle_ms)
         return;
-    uint64_t silent = uv_now(ws->loop) - ws->last_rx;
+    uint64_t silent = now_ms(ws) - ws->last_rx;
     if (silent >= ws->idle_ms) {
         start_close(ws, WS_CLOSE_GOING_AWAY, "idle timeout");
         return;
@@ -225,8 +235,8 @@ static void ws_on_close(net_conn_t *c, net_close_reason_t reason)
                     : ws->sent_close ? ws->sent_code
                                      : WS_CLOSE_ABNORMAL;
     ws->state = WS_S_DONE;
-    if (ws->cb.on_close)
-        ws->cb.on_close(ws, code, ws->ud);
+    if (ws->cb->on_close)
+        ws->cb->on_close(ws, code, ws->ud);
     ws_reader_free(&ws->rd);
     free(ws);
 }
@@ -261,15 +271,16 @@ ws_conn_t *ws_accept(net_conn_t *c, const http_request_t *req, const ws_config_t
         return NULL;
     }
 
+    static const ws_callbacks_t no_callbacks = {0};
     ws_conn_t *ws = xcalloc(1, sizeof *ws);
     ws->c = c;
-    ws->loop = net_server_loop(net_conn_server(c));
-    if (cb)
-        ws->cb = *cb;
+    ws->cb = cb ? cb : &no_callbacks;
     ws->ud = ud;
-    ws->idle_ms = cfg->idle_timeout_ms;
-    ws->close_timeout_ms = cfg->close_timeout_ms ? cfg->close_timeout_ms : DEFAULT_CLOSE_TIMEOUT_MS;
-    ws->deflate_min = cfg->deflate_min_size ? cfg->deflate_min_size : DEFAULT_DEFLATE_MIN;
+    ws->idle_ms = ms32(cfg->idle_timeout_ms);
+    ws->close_timeout_ms =
+        ms32(cfg->close_timeout_ms ? cfg->close_timeout_ms : DEFAULT_CLOSE_TIMEOUT_MS);
+    size_t dmin = cfg->deflate_min_size ? cfg->deflate_min_size : DEFAULT_DEFLATE_MIN;
+    ws->deflate_min = dmin < UINT32_MAX ? (uint32_t)dmin : UINT32_MAX;
     ws->deflate = hs.deflate.enabled;
     /* zlib cannot make a raw deflate stream with a 256-byte window: a client
      * that asks for 8 bits gets uncompressed messages, which is always allowed. */
@@ -277,7 +288,7 @@ ws_conn_t *ws_accept(net_conn_t *c, const http_request_t *req, const ws_config_t
                            ? hs.deflate.server_window_bits
                            : 0;
     ws->state = WS_S_OPEN;
-    ws->last_rx = uv_now(ws->loop);
+    ws->last_rx = now_ms(ws);
 
     ws_reader_limits_t lim = {
         .max_message = cfg->max_message,

@@ -1,5 +1,6 @@
 /* reader.c — WebSocket frames to messages; see reader.h. */
 #include "ws/reader.h"
+#include "core/alloc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -15,21 +16,14 @@ void ws_reader_init(ws_reader_t *r, const ws_reader_limits_t *lim, const ws_read
                     void *ud)
 {
     memset(r, 0, sizeof *r);
-    r->lim = *lim;
-    if (r->lim.max_message == 0)
-        r->lim.max_message = WS_DEFAULT_MAX_MESSAGE;
-    if (r->lim.max_fragments == 0)
-        r->lim.max_fragments = WS_DEFAULT_MAX_FRAGMENTS;
     r->cb = cb;
     r->ud = ud;
-    /* Deflate may expand incompressible data a little, and a sender may flush
-     * between fragments; anything far beyond that is a stream of empty blocks
-     * meant to keep us busy. */
-    uint64_t m = r->lim.max_message;
-    r->wire_cap = m + m / 16 + 1024;
-    if (r->wire_cap < m)
-        r->wire_cap = UINT64_MAX;
-    buf_init(&r->msg, r->lim.max_message);
+    buf_init(&r->msg, lim->max_message ? lim->max_message : WS_DEFAULT_MAX_MESSAGE);
+    size_t frags = lim->max_fragments ? lim->max_fragments : WS_DEFAULT_MAX_FRAGMENTS;
+    r->max_fragments = frags < UINT32_MAX ? (uint32_t)frags : UINT32_MAX;
+    r->require_mask = lim->require_mask;
+    r->deflate = lim->deflate;
+    r->client_takeover = lim->client_takeover;
     utf8_init(&r->utf8);
 }
 
@@ -38,6 +32,19 @@ void ws_reader_free(ws_reader_t *r)
     buf_free(&r->msg);
     ws_inflater_put(r->inflater);
     r->inflater = NULL;
+    free(r->ctl);
+    r->ctl = NULL;
+}
+
+/* The cap on the compressed bytes of one message. Deflate may expand
+ * incompressible data a little, and a sender may flush between fragments;
+ * anything far beyond that is a stream of empty blocks meant to keep us
+ * busy. */
+static uint64_t wire_cap(const ws_reader_t *r)
+{
+    uint64_t m = r->msg.max;
+    uint64_t cap = m + m / 16 + 1024;
+    return cap < m ? UINT64_MAX : cap;
 }
 
 int ws_reader_in_message(const ws_reader_t *r)
@@ -54,7 +61,7 @@ static void end_message(ws_reader_t *r)
     utf8_init(&r->utf8);
     /* An idle connection owns no message memory. */
     buf_free(&r->msg);
-    if (r->inflater && !r->lim.client_takeover) {
+    if (r->inflater && !r->client_takeover) {
         ws_inflater_put(r->inflater);
         r->inflater = NULL;
     }
@@ -64,7 +71,7 @@ static void end_message(ws_reader_t *r)
 static int start_frame(ws_reader_t *r)
 {
     const ws_frame_header_t *h = &r->fh;
-    if (r->lim.require_mask && !h->masked)
+    if (r->require_mask && !h->masked)
         return -WS_CLOSE_PROTOCOL;
     if (h->rsv & (WS_RSV2 | WS_RSV3))
         return -WS_CLOSE_PROTOCOL;
@@ -79,7 +86,7 @@ static int start_frame(ws_reader_t *r)
         if (!r->msg_op || rsv1) /* RSV1 marks the first frame of a message only */
             return -WS_CLOSE_PROTOCOL;
     } else {
-        if (r->msg_op || (rsv1 && !r->lim.deflate))
+        if (r->msg_op || (rsv1 && !r->deflate))
             return -WS_CLOSE_PROTOCOL;
         r->msg_op = h->opcode;
         r->msg_compressed = (uint8_t)rsv1;
@@ -87,14 +94,14 @@ static int start_frame(ws_reader_t *r)
         r->wire_bytes = 0;
         utf8_init(&r->utf8);
     }
-    if (++r->fragments > r->lim.max_fragments)
+    if (++r->fragments > r->max_fragments)
         return -WS_CLOSE_TOO_BIG;
     if (r->msg_compressed) {
-        if (h->len > r->wire_cap - r->wire_bytes)
+        if (h->len > wire_cap(r) - r->wire_bytes)
             return -WS_CLOSE_TOO_BIG;
         if (!r->inflater)
             r->inflater = ws_inflater_get();
-    } else if (h->len > r->lim.max_message - r->msg.len) {
+    } else if (h->len > r->msg.max - r->msg.len) {
         return -WS_CLOSE_TOO_BIG;
     }
     return 0;
@@ -139,6 +146,8 @@ static int payload(ws_reader_t *r, const uint8_t *p, size_t n)
 {
     const ws_frame_header_t *h = &r->fh;
     if (WS_IS_CONTROL(h->opcode)) {
+        if (!r->ctl)
+            r->ctl = xmalloc(WS_MAX_CONTROL_PAYLOAD);
         r->mask_off = (uint8_t)ws_unmask(r->ctl + r->ctl_len, p, n, h->mask, r->mask_off);
         r->ctl_len = (uint8_t)(r->ctl_len + n);
         return 0;
@@ -174,21 +183,35 @@ static int deliver(ws_reader_t *r, const char *data, size_t len)
     return cb->on_message(ud, binary, data ? data : "", len) ? STOP : GO_ON;
 }
 
+/* A whole control frame, unmasked. */
+static int control_frame(ws_reader_t *r, const uint8_t *p, size_t n)
+{
+    if (r->fh.opcode == WS_OP_CLOSE) {
+        uint16_t code;
+        const char *reason;
+        size_t rlen;
+        int e = ws_close_payload_parse(p, n, &code, &reason, &rlen);
+        if (e)
+            return e;
+    }
+    return r->cb->on_control(r->ud, r->fh.opcode, p, n) ? STOP : GO_ON;
+}
+
 /* The current frame's payload is complete. */
 static int end_frame(ws_reader_t *r)
 {
     const ws_frame_header_t *h = &r->fh;
     r->in_frame = 0;
     if (WS_IS_CONTROL(h->opcode)) {
-        if (h->opcode == WS_OP_CLOSE) {
-            uint16_t code;
-            const char *reason;
-            size_t rlen;
-            int e = ws_close_payload_parse(r->ctl, r->ctl_len, &code, &reason, &rlen);
-            if (e)
-                return e;
-        }
-        return r->cb->on_control(r->ud, h->opcode, r->ctl, r->ctl_len) ? STOP : GO_ON;
+        /* Copied out so the buffer goes before the callback, which may end
+         * the reader. */
+        uint8_t tmp[WS_MAX_CONTROL_PAYLOAD];
+        size_t n = r->ctl_len;
+        if (n)
+            memcpy(tmp, r->ctl, n);
+        free(r->ctl);
+        r->ctl = NULL;
+        return control_frame(r, tmp, n);
     }
     if (!h->fin)
         return GO_ON;
@@ -282,6 +305,20 @@ ptrdiff_t ws_reader_feed(ws_reader_t *r, const uint8_t *p, size_t len)
             int e = begin_frame(r);
             if (e)
                 return e;
+            if (WS_IS_CONTROL(r->fh.opcode) && r->fh.len <= len - used) {
+                /* Whole: unmasked on the stack, no buffer. */
+                uint8_t tmp[WS_MAX_CONTROL_PAYLOAD];
+                size_t n = (size_t)r->fh.len;
+                ws_unmask(tmp, p + used, n, r->fh.mask, 0);
+                used += n;
+                r->in_frame = 0;
+                int st = control_frame(r, tmp, n);
+                if (st < 0)
+                    return st;
+                if (st == STOP)
+                    return (ptrdiff_t)used;
+                continue;
+            }
             if (!WS_IS_CONTROL(r->fh.opcode) && r->fh.fin && r->fragments == 1 &&
                 !r->msg_compressed && r->fh.len <= FAST_MAX && r->fh.len <= len - used) {
                 size_t n = (size_t)r->fh.len;

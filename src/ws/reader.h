@@ -13,11 +13,13 @@
  * bytes), so the caller's input buffer never holds WebSocket data; the only
  * exception is a callback asking to stop.
  *
- * Memory: an idle reader owns nothing but the struct (~280 bytes). A message
+ * Memory: an idle reader owns nothing but the struct (~130 bytes). A message
  * that arrives whole in one feed, uncompressed and up to 8 KiB, is unmasked
- * on the stack and delivered without touching the heap; other messages
- * gather in a buffer capped at max_message that is freed when the message is
- * delivered. Fragments cost nothing each: only their count is kept (capped).
+ * on the stack and delivered without touching the heap, and so is a control
+ * frame that arrives whole; other messages gather in a buffer capped at
+ * max_message that is freed when the message is delivered, and a control
+ * frame split across feeds in a 125-byte buffer freed after it. Fragments
+ * cost nothing each: only their count is kept (capped).
  *
  * What it is not: it never writes (no pong, no close reply; conn.c decides).
  */
@@ -48,35 +50,38 @@ typedef struct {
 
 typedef struct {
     size_t max_message;      /* bytes after inflation; 0 = WS_DEFAULT_MAX_MESSAGE */
-    size_t max_fragments;    /* frames per message; 0 = WS_DEFAULT_MAX_FRAGMENTS */
+    size_t max_fragments;    /* frames per message, at most 2^32-1; 0 = WS_DEFAULT_MAX_FRAGMENTS */
     uint8_t require_mask;    /* 1 for a server: unmasked frames are a 1002 */
     uint8_t deflate;         /* permessage-deflate negotiated: RSV1 allowed on a first frame */
     uint8_t client_takeover; /* keep the inflate context from message to message */
 } ws_reader_limits_t;
 
 typedef struct {
-    ws_reader_limits_t lim;
     const ws_reader_cb_t *cb;
     void *ud;
-    uint64_t wire_cap; /* cap on the compressed bytes of one message */
     /* frame in progress */
-    uint8_t hdr[WS_MAX_HEADER]; /* a header split across feeds */
-    uint8_t hdr_len;
     ws_frame_header_t fh;
     uint64_t remaining;
+    /* message in progress; msg.max is the max_message limit */
+    buf_t msg;
+    ws_inflater_t *inflater;
+    uint64_t wire_bytes;
+    uint32_t fragments;
+    uint32_t max_fragments;
+    /* a control frame whose payload spans feeds (WS_MAX_CONTROL_PAYLOAD
+     * bytes, allocated for it); NULL otherwise */
+    uint8_t *ctl;
+    uint8_t ctl_len;
+    uint8_t hdr[WS_MAX_HEADER]; /* a header split across feeds */
+    uint8_t hdr_len;
     uint8_t in_frame;
     uint8_t mask_off;
-    /* message in progress */
     uint8_t msg_op; /* 0 (none), WS_OP_TEXT or WS_OP_BINARY */
     uint8_t msg_compressed;
     utf8_dfa_t utf8;
-    size_t fragments;
-    uint64_t wire_bytes;
-    buf_t msg;
-    ws_inflater_t *inflater;
-    /* control frame in progress */
-    uint8_t ctl_len;
-    uint8_t ctl[WS_MAX_CONTROL_PAYLOAD];
+    uint8_t require_mask; /* limits, as ws_reader_limits_t says */
+    uint8_t deflate;
+    uint8_t client_takeover;
 } ws_reader_t;
 
 /* cb must outlive the reader. */

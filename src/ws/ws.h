@@ -33,7 +33,7 @@
  * (reads only record the time), so idle accounting costs no timer work per
  * read.
  *
- * Memory per open connection: the ws_conn_t (~370 bytes) and nothing else
+ * Memory per open connection: the ws_conn_t (~190 bytes) and nothing else
  * while idle; see reader.h for messages in flight and deflate.h for the
  * compression policy (server_no_context_takeover always; by default
  * client_no_context_takeover too, so zlib state is held only while a
@@ -89,7 +89,9 @@ typedef struct {
  * request (see ws_handshake_check), writes the 101 response (with the
  * negotiated extension) and switches the net_conn to the WebSocket handler;
  * bytes the client sent after the request go to the new handler. cb is
- * copied; cfg is read during the call only.
+ * kept, not copied: it must outlive the connection (a static table; NULL
+ * for none); cfg is read during the call only (timeouts are kept to the
+ * millisecond up to 49 days).
  *
  * On refusal writes the HTTP error response (400/403/426, Connection: close,
  * a small JSON body) itself, returns NULL and sets *status to it; the caller

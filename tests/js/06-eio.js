@@ -156,6 +156,40 @@ test('upgrade from polling loses and reorders nothing', async () => {
   ws.close();
 });
 
+test('an upgrade probe that does not complete in time is closed; polling goes on', async () => {
+  const slow = await startServer('echo', ['--engine-only', '--port', '0', '--upgrade-timeout-ms', '200',
+    '--ping-interval-ms', '10000', '--ping-timeout-ms', '10000']);
+  const saved = [base, wsBase];
+  base = `http://127.0.0.1:${slow.port}`;
+  wsBase = `ws://127.0.0.1:${slow.port}`;
+  try {
+    const sid = await open();
+    const t0 = Date.now();
+    const probe = await wsOpen(`&sid=${sid}`);
+    probe.send('2probe');
+    assert.strictEqual(await probe.next(), '3probe');
+    // Never sends "5": the server gives up on the probe with 1001.
+    assert.strictEqual(await probe.closed, 1001);
+    const waited = Date.now() - t0;
+    assert.ok(waited >= 180 && waited < 3000, `probe closed after ${waited} ms`);
+    // The session stays on polling, and a new probe may complete.
+    const r = await poll(sid); // the noop that released the poll for the probe
+    assert.strictEqual(r.body, '6');
+    await post(sid, '4still');
+    assert.strictEqual((await poll(sid)).body, '4still');
+    const ws = await wsOpen(`&sid=${sid}`);
+    ws.send('2probe');
+    assert.strictEqual(await ws.next(), '3probe');
+    ws.send('5');
+    ws.send('4upgraded');
+    assert.strictEqual(await ws.next(), '4upgraded');
+    ws.close();
+  } finally {
+    [base, wsBase] = saved;
+    await slow.stop();
+  }
+});
+
 test('maxPayload: an oversize POST gets 413, an oversize frame 1009', async () => {
   const sid = await open();
   const big = '4' + 'x'.repeat(1000001);

@@ -128,14 +128,82 @@ static void test_swap_remove_keeps_indexes(void **state)
         assert_int_equal(leave(f, i, "big"), 1);
     sio__room_t *r = sio__room_find(&f->rooms, "big", 3);
     assert_non_null(r);
-    for (size_t k = 0; k < r->count; k++)
-        assert_int_equal(r->members[k]->idx, k);
+    for (uint32_t k = 0; k < r->count; k++) {
+        /* each side points at the other */
+        sio_socket_t *s = r->members[k].sock;
+        assert_ptr_equal(s->rooms[r->members[k].idx].room, r);
+        assert_int_equal(s->rooms[r->members[k].idx].idx, k);
+    }
     for (int i = 0; i < NSOCK; i++)
         assert_int_equal(sio__room_has(&f->socks[i], "big", 3), i % 3 != 0);
     for (int i = 1; i < NSOCK; i++)
         if (i % 3)
             assert_int_equal(leave(f, i, "big"), 1);
     assert_null(sio__room_find(&f->rooms, "big", 3));
+}
+
+/* Every membership is seen the same way from both sides, and the room
+ * table holds exactly the rooms somebody is in. */
+static void assert_consistent(fixture_t *f, const char names[][8], int nnames)
+{
+    size_t total = 0;
+    for (int n = 0; n < nnames; n++) {
+        sio__room_t *r = sio__room_find(&f->rooms, names[n], strlen(names[n]));
+        if (!r)
+            continue;
+        assert_true(r->count > 0);
+        assert_true(r->count <= r->cap);
+        total += r->count;
+        for (uint32_t k = 0; k < r->count; k++) {
+            sio_socket_t *s = r->members[k].sock;
+            assert_true(r->members[k].idx < s->nrooms);
+            assert_ptr_equal(s->rooms[r->members[k].idx].room, r);
+            assert_int_equal(s->rooms[r->members[k].idx].idx, k);
+        }
+    }
+    size_t from_sockets = 0;
+    for (int i = 0; i < NSOCK; i++) {
+        sio_socket_t *s = &f->socks[i];
+        from_sockets += s->nrooms;
+        for (uint32_t j = 0; j < s->nrooms; j++) {
+            const sio__room_t *r = s->rooms[j].room;
+            assert_true(s->rooms[j].idx < r->count);
+            assert_ptr_equal(r->members[s->rooms[j].idx].sock, s);
+        }
+    }
+    assert_int_equal(total, from_sockets);
+}
+
+/* Sockets in several rooms each, joining and leaving in a random order:
+ * the two indexes never disagree (a swap-remove on one side moves an entry
+ * whose back index on the other side must follow). */
+static void test_random_joins_and_leaves(void **state)
+{
+    fixture_t *f = *state;
+    static const char names[6][8] = {"r0", "r1", "r2", "r3", "r4", "r5"};
+    int member[NSOCK][6] = {{0}};
+    srand(7);
+    for (int step = 0; step < 20000; step++) {
+        int i = rand() % NSOCK, n = rand() % 6;
+        if (rand() % 2) {
+            assert_int_equal(join(f, i, names[n]), !member[i][n]);
+            member[i][n] = 1;
+        } else {
+            assert_int_equal(leave(f, i, names[n]), member[i][n]);
+            member[i][n] = 0;
+        }
+        if (step % 97 == 0) {
+            assert_consistent(f, names, 6);
+            if (rand() % 8 == 0) {
+                sio__room_leave_all(&f->rooms, &f->socks[i]);
+                memset(member[i], 0, sizeof member[i]);
+            }
+        }
+    }
+    assert_consistent(f, names, 6);
+    for (int i = 0; i < NSOCK; i++)
+        for (int n = 0; n < 6; n++)
+            assert_int_equal(sio__room_has(&f->socks[i], names[n], 2), member[i][n]);
 }
 
 static void test_leave_all(void **state)
@@ -244,6 +312,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_leave_and_empty_room_goes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_names_are_length_delimited, setup, teardown),
         cmocka_unit_test_setup_teardown(test_swap_remove_keeps_indexes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_random_joins_and_leaves, setup, teardown),
         cmocka_unit_test_setup_teardown(test_leave_all, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_rooms_grow_the_table, setup, teardown),
         cmocka_unit_test_setup_teardown(test_select_whole_namespace, setup, teardown),
