@@ -19,6 +19,10 @@
 #define DEFAULT_MAX_INPUT (64 * 1024)
 #define DEFAULT_MAX_OUTPUT (4 * 1024 * 1024)
 #define COPY_MIN 512           /* the first copy buffer of a loop turn */
+/* As deep as the kernel allows (listen() caps it at net.core.somaxconn):
+ * in a reconnect storm, SYNs beyond the accept queue are dropped and retried
+ * by the client a second or more later. */
+#define DEFAULT_BACKLOG 65535
 #define COPY_CHUNK (16 * 1024) /* copy buffers double up to this */
 #define MAX_IOV 512
 #define GRACEFUL_CLOSE_MS 3000
@@ -866,7 +870,7 @@ static int listen_socket(const char *host, int port, int backlog, uv_os_sock_t *
 int net_server_start(uv_loop_t *loop, const net_server_config_t *cfg, net_server_t **out)
 {
     uv_os_sock_t fd = -1;
-    int r = listen_socket(cfg->host, cfg->port, cfg->backlog ? cfg->backlog : 1024, &fd);
+    int r = listen_socket(cfg->host, cfg->port, cfg->backlog ? cfg->backlog : DEFAULT_BACKLOG, &fd);
     if (r != 0)
         return r;
 

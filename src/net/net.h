@@ -85,7 +85,7 @@ typedef struct net_conn_handler {
 typedef struct {
     const char *host;       /* "127.0.0.1", "::", ... */
     int port;               /* 0 = pick a free port (see net_server_port) */
-    int backlog;            /* listen backlog; 0 = 1024 */
+    int backlog;            /* listen backlog; 0 = as deep as the kernel allows */
     size_t max_input;       /* cap on a connection's unconsumed input; 0 = 64 KiB */
     size_t max_output;      /* cap on a connection's queued output; 0 = 4 MiB */
     int tcp_nodelay;        /* 1 to set TCP_NODELAY on accepted sockets */
