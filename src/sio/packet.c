@@ -480,6 +480,97 @@ sio_err_t sio_packet_encode(buf_t *out, const sio_packet_t *p)
     return SIO_OK;
 }
 
+/* Appends s as a JSON string literal. */
+static buf_err_t append_json_string(buf_t *out, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    buf_err_t be = buf_append_byte(out, '"');
+    const char *run = s;
+    for (const char *p = s; be == BUF_OK && *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        be = buf_append(out, run, (size_t)(p - run));
+        run = p + 1;
+        char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+        if (be == BUF_OK && (c == '"' || c == '\\')) {
+            esc[1] = (char)c;
+            be = buf_append(out, esc, 2);
+        } else if (be == BUF_OK) {
+            be = buf_append(out, esc, 6);
+        }
+    }
+    if (be == BUF_OK)
+        be = buf_append_str(out, run);
+    if (be == BUF_OK)
+        be = buf_append_byte(out, '"');
+    return be;
+}
+
+sio_err_t sio_packet_encode_json(buf_t *out, sio_type_t type, const char *nsp, size_t nsp_len,
+                                 bool has_id, uint64_t id, const char *event,
+                                 const char *args_json, size_t args_len, const char *extra)
+{
+    if (type != SIO_EVENT && type != SIO_ACK)
+        return SIO_ERR_BAD_TYPE;
+    bool default_nsp = !nsp || nsp_len == 0 || (nsp_len == 1 && nsp[0] == '/');
+    if (!default_nsp && !nsp_valid(nsp, nsp_len))
+        return SIO_ERR_BAD_NSP;
+    if (type == SIO_ACK && !has_id)
+        return SIO_ERR_MISSING_ID;
+    if (has_id && id > SIO_ACK_ID_MAX)
+        return SIO_ERR_ID_OVERFLOW;
+    if ((type == SIO_EVENT) != (event != NULL))
+        return SIO_ERR_EVENT_NAME;
+    if (!args_json || args_len < 2 || args_json[0] != '[' || args_json[args_len - 1] != ']')
+        return SIO_ERR_NOT_ARRAY;
+    /* The elements between the brackets; none when only blanks are. */
+    const char *inner = args_json + 1;
+    size_t inner_len = args_len - 2;
+    while (inner_len && (inner[0] == ' ' || inner[0] == '\n' || inner[0] == '\t' ||
+                         inner[0] == '\r'))
+        inner++, inner_len--;
+
+    size_t mark = out->len;
+    buf_err_t be = buf_append_byte(out, (unsigned char)('0' + type));
+    if (be == BUF_OK && !default_nsp) {
+        be = buf_append(out, nsp, nsp_len);
+        if (be == BUF_OK)
+            be = buf_append_byte(out, ',');
+    }
+    if (be == BUF_OK && has_id)
+        be = buf_printf(out, "%llu", (unsigned long long)id);
+    if (be == BUF_OK)
+        be = buf_append_byte(out, '[');
+    bool any = false;
+    if (be == BUF_OK && event) {
+        be = append_json_string(out, event);
+        any = true;
+    }
+    if (be == BUF_OK && inner_len) {
+        if (any)
+            be = buf_append_byte(out, ',');
+        if (be == BUF_OK)
+            be = buf_append(out, inner, inner_len);
+        any = true;
+    }
+    if (be == BUF_OK && extra) {
+        if (any)
+            be = buf_append_byte(out, ',');
+        if (be == BUF_OK)
+            be = append_json_string(out, extra);
+    }
+    if (be == BUF_OK)
+        be = buf_append_byte(out, ']');
+    if (be != BUF_OK) {
+        out->len = mark;
+        if (out->data)
+            out->data[mark] = '\0';
+        return SIO_ERR_TOO_BIG;
+    }
+    return SIO_OK;
+}
+
 size_t sio_packet_attachments(const sio_packet_t *p, refbuf_t *const **bins)
 {
     *bins = p->bins;
