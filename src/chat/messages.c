@@ -172,6 +172,8 @@ static json_t *event_json(const store_event_t *ev)
 typedef struct {
     chat_req_t *req;
     json_t *answer;     /* the ok fields, once the write committed */
+    char *message_json; /* or {message:<this text>} (a send waiting for notifications) */
+    size_t message_len;
     bool has_reply;     /* message:send with replyTo */
     const char *action; /* "edit" / "delete" / ... for error messages */
     char channel[CHAT_ROOM_MAX];
@@ -193,6 +195,7 @@ static void op_free(op_t *op)
 {
     chat__req_free(op->req);
     json_decref(op->answer);
+    free(op->message_json);
     free(op);
 }
 
@@ -200,8 +203,12 @@ static void op_free(op_t *op)
 static void op_finish(void *arg)
 {
     op_t *op = arg;
-    chat__reply_ok(op->req, op->answer);
-    op->answer = NULL;
+    if (op->message_json) {
+        chat__reply_ok_json(op->req, "message", op->message_json, op->message_len);
+    } else {
+        chat__reply_ok(op->req, op->answer);
+        op->answer = NULL;
+    }
     op_free(op);
 }
 
@@ -244,13 +251,21 @@ static void on_inserted(store_err_t err, const store_message_t *msg, const store
     chat_channel_t *ch = advance_seq(c, ev);
     chat__tail_event(c, ev);
     c->stats.messages++;
-    chat__broadcast_channel(c, ev->channel, ev->type, ev->payload, op->req);
+    /* The store's text of the message goes out as it is, in the broadcast
+     * and in the ack: no JSON work here (DESIGN.md "encode once"). */
+    chat__broadcast_channel_json(c, ev->channel, ev->type, ev->payload_json, ev->payload_len,
+                                 op->req);
     chat_user_t *u = chat__user_get(c, op->req->user);
     if (u)
         chat__typing_user_sent(c, u, ev->channel);
-    op->answer = json_pack("{s:O}", "message", ev->payload);
-    if (!chat__notify_message(c, ch, msg, op_finish, op))
-        op_finish(op);
+    if (chat__notify_message(c, ch, msg, op_finish, op)) {
+        /* The ack waits for the notifications; the store's text does not. */
+        op->message_json = xmemdup(ev->payload_json, ev->payload_len);
+        op->message_len = ev->payload_len;
+        return;
+    }
+    chat__reply_ok_json(op->req, "message", ev->payload_json, ev->payload_len);
+    op_free(op);
 }
 
 static void on_send(chat_conn_t *cc, json_t *payload, chat_req_t *req)

@@ -248,6 +248,54 @@ void chat__broadcast_channel(chat_t *c, const char *channel, const char *event, 
     c->stats.events_out++;
 }
 
+/* c->text := "[" value "]" or "[{"key":value,"ok":true}]"; false when it
+ * does not fit (never for a store payload: both are far below the cap). */
+static bool wrap_json(chat_t *c, const char *key, const char *value, size_t len)
+{
+    buf_t *b = &c->text;
+    buf_reset(b);
+    buf_err_t e = buf_append_str(b, key ? "[{\"" : "[");
+    if (e == BUF_OK && key) {
+        e = buf_append_str(b, key);
+        if (e == BUF_OK)
+            e = buf_append_str(b, "\":");
+    }
+    if (e == BUF_OK)
+        e = buf_append(b, value, len);
+    if (e == BUF_OK)
+        e = buf_append_str(b, key ? ",\"ok\":true}]" : "]");
+    return e == BUF_OK;
+}
+
+void chat__broadcast_channel_json(chat_t *c, const char *channel, const char *event,
+                                  const char *payload_json, size_t len, const chat_req_t *req)
+{
+    char room[CHAT_ROOM_MAX];
+    chat__channel_room(channel, room, sizeof room);
+    const char *rooms[] = {room};
+    const char *except[] = {req ? req->socket_id : NULL};
+    sio_target_t t = {.rooms = rooms, .num_rooms = 1, .except = except,
+                      .num_except = req && req->socket_id[0] ? 1 : 0};
+    if (!wrap_json(c, NULL, payload_json, len)) {
+        log_error("broadcast_failed", "%s on %s: %zu bytes of payload", event, channel, len);
+        return;
+    }
+    sio_broadcast_json(c->nsp, &t, event, c->text.data, c->text.len);
+    c->stats.events_out++;
+}
+
+void chat__reply_ok_json(chat_req_t *req, const char *key, const char *value_json, size_t len)
+{
+    if (!req->ack)
+        return;
+    int r = SIO_E_TOO_BIG;
+    if (wrap_json(req->chat, key, value_json, len))
+        r = sio_ack_send_json(req->ack, req->chat->text.data, req->chat->text.len);
+    if (r != SIO_OK && r != SIO_E_CLOSED)
+        sio_ack_release(req->ack);
+    req->ack = NULL;
+}
+
 void chat__emit_user(chat_t *c, const char *user, const char *event, json_t *payload)
 {
     char room[CHAT_ROOM_MAX];
@@ -821,7 +869,9 @@ chat_t *chat_new(uv_loop_t *loop, sio_server_t *sio, store_t *store, chat_auth_t
     map_init(&c->users);
     map_init(&c->channels);
     map_init(&handlers);
+    buf_init(&c->text, SIO_MAX_PACKET);
     if (load_model(c, err, errsz) != 0) {
+        buf_free(&c->text);
         free(c);
         return NULL;
     }
@@ -893,5 +943,6 @@ void chat_free(chat_t *c)
     map_free(&handlers);
     config_list_free(c->defaults);
     chat__tail_free(c);
+    buf_free(&c->text);
     free(c);
 }
