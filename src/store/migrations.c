@@ -98,6 +98,23 @@ static const char *const migrations[] = {
     ");"
     "CREATE INDEX notifications_user ON notifications(user, id);"
     "CREATE INDEX notifications_unread ON notifications(user, id) WHERE read = 0;",
+
+    /* 2: a message's row is its message:new event. The events table kept a
+     * second copy of every message, and with it a send dirtied twice the
+     * pages a commit writes; channel:sync now merges messages (the
+     * message:new events) with events (all the others) by seq.
+     * author_name: the author's name when sent, which the message:new
+     * payload shows. new_payload: that payload when the row can no longer
+     * give it — the message was edited (its first text is gone), or was
+     * sent before this migration (its stored payload moves here); NULL
+     * means it is made from the row. */
+    "ALTER TABLE messages ADD COLUMN author_name TEXT;"
+    "ALTER TABLE messages ADD COLUMN new_payload TEXT;"
+    "UPDATE messages SET"
+    "  new_payload = (SELECT e.payload FROM events e WHERE e.channel = messages.channel"
+    "                 AND e.seq = messages.seq AND e.type = 'message:new'),"
+    "  author_name = (SELECT u.name FROM users u WHERE u.id = messages.author);"
+    "DELETE FROM events WHERE type = 'message:new';",
 };
 
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

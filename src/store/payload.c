@@ -278,6 +278,82 @@ static void write_value(writer_t *w, const json_t *v)
     }
 }
 
+static void write_key(writer_t *w, const char *key, size_t len)
+{
+    emit(w, ",\"", 2);
+    emit(w, key, len);
+    emit(w, "\":", 2);
+}
+
+static void write_str(writer_t *w, const char *s)
+{
+    write_string(w, s, strlen(s));
+}
+
+static void write_int(writer_t *w, int64_t v)
+{
+    char num[24];
+    char *p = num + sizeof num;
+    uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    emit(w, p, (size_t)(num + sizeof num - p));
+}
+
+#define KEY(w, k) write_key(w, k, sizeof k - 1)
+
+bool store__message_write(buf_t *out, const store_message_t *m, bool redacted)
+{
+    writer_t w = {out, false};
+    emit(&w, "{\"id\":", 6);
+    write_str(&w, m->id);
+    KEY(&w, "channel");
+    write_str(&w, m->channel);
+    KEY(&w, "seq");
+    write_int(&w, (int64_t)m->seq);
+    KEY(&w, "ts");
+    write_int(&w, m->ts);
+    KEY(&w, "author");
+    emit(&w, "{\"id\":", 6);
+    write_str(&w, m->author);
+    KEY(&w, "name");
+    write_str(&w, m->author_name ? m->author_name : m->author);
+    emit(&w, "}", 1);
+    KEY(&w, "text");
+    write_str(&w, redacted ? "" : m->text);
+    if (m->client_id) {
+        KEY(&w, "clientId");
+        write_str(&w, m->client_id);
+    }
+    if (m->reply_to) {
+        KEY(&w, "replyTo");
+        write_str(&w, m->reply_to);
+    }
+    if (m->edited_at && !redacted) {
+        KEY(&w, "editedAt");
+        write_int(&w, m->edited_at);
+    }
+    if (m->deleted && !redacted) {
+        KEY(&w, "deleted");
+        emit(&w, "true", 4);
+    }
+    KEY(&w, "reactions");
+    if (m->reactions && !redacted)
+        write_value(&w, m->reactions);
+    else
+        emit(&w, "{}", 2);
+    if (redacted) {
+        KEY(&w, "deleted");
+        emit(&w, "true", 4);
+    }
+    emit(&w, "}", 1);
+    return !w.full;
+}
+
 store_err_t store__event_fill(store__req_t *r, store_event_t *ev, const char *type,
                               const char *channel, uint64_t seq, json_t *payload, buf_t *scratch)
 {

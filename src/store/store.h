@@ -189,7 +189,9 @@ typedef struct {
     const char *reply_to_author;
     int64_t edited_at; /* 0 = never edited */
     bool deleted;
-    json_t *reactions; /* object: emoji -> array of user ids, oldest first */
+    /* object: emoji -> array of user ids, oldest first; NULL for none
+     * (a message just inserted) */
+    json_t *reactions;
 } store_message_t;
 
 /* A persisted channel event, or the report that a write changed nothing. */
@@ -203,7 +205,10 @@ typedef struct {
     const char *type; /* "message:new", "message:updated", "message:deleted",
                          "reaction:updated", "member:joined", "member:left" */
     /* The payload exactly as stored and as it must be broadcast (without
-     * the type), as a JSON object and as its compact text. */
+     * the type): its compact text, and as a JSON object — except for
+     * message:new, whose payload is its message (`message`, and
+     * store_message_to_json of it): payload is NULL there, and the text is
+     * the one to send as it is (no tree is built on the hot path). */
     json_t *payload;
     const char *payload_json;
     size_t payload_len;
@@ -333,7 +338,8 @@ typedef struct {
 } store_message_spec_t;
 
 /* Inserts a message with the channel's next seq and its message:new event
- * (payload = store_message_to_json of the message). If the author already
+ * (payload_json = the text of store_message_to_json of the message; payload
+ * NULL, see store_event_t). If the author already
  * sent a message with this client_id (in any channel), nothing is written:
  * duplicate is true, msg is the original as it is now, ev is NULL.
  * Errors: STORE_E_NOT_FOUND (channel, author), STORE_E_INVALID (reply_to

@@ -124,12 +124,105 @@ static void test_garbage_file_is_refused(void **state)
     fx_destroy(&f);
 }
 
+static json_t *sync_all(fx_t *f)
+{
+    fx_res_t r = {0};
+    FX_EVENT(f, r, store_sync_range(f->s, "general", 0, 1000, fx_sync_cb, &r));
+    assert_int_equal(r.err, STORE_OK);
+    return r.json;
+}
+
+/* Migration 2 moves each message:new payload from events to its message
+ * row: a database written by schema 1 (made here by undoing migration 2 on
+ * a current one) syncs exactly as before once migrated, renames, edits and
+ * deletes included. */
+static void test_message_payloads_migrate(void **state)
+{
+    fx_t f;
+    fx_init(&f);
+    assert_int_equal(fx_user(&f, "alice", "Alice"), STORE_OK);
+    assert_int_equal(fx_channel(&f, "general", STORE_PUBLIC, "alice"), STORE_OK);
+    fx_res_t a = {0}, b = {0}, c = {0}, r = {0};
+    assert_int_equal(fx_send(&f, "general", "alice", "c-1", "one", NULL, &a), STORE_OK);
+    assert_int_equal(fx_send(&f, "general", "alice", "c-2", "two", a.id, &b), STORE_OK);
+    assert_int_equal(fx_send(&f, "general", "alice", NULL, "three", NULL, &c), STORE_OK);
+    FX_EVENT(&f, r, store_message_edit(f.s, "general", a.id, "alice", "one!", fx_event_cb, &r));
+    FX_EVENT(&f, r, store_message_delete(f.s, "general", c.id, "alice", fx_event_cb, &r));
+    fx_res_free(&r);
+    assert_int_equal(fx_user(&f, "alice", "Alicia"), STORE_OK);
+    json_t *before = sync_all(&f);
+    assert_int_equal(json_array_size(before), 6);
+    fx_close(&f);
+
+    /* Back to schema 1: every message:new payload in events, no new columns. */
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f.path, &db), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "INSERT INTO events (channel, seq, type, message_id, "
+                                        "payload) VALUES ('general', ?1, 'message:new', ?2, ?3)",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    size_t i;
+    json_t *ev;
+    json_array_foreach(before, i, ev)
+    {
+        if (strcmp(json_string_value(json_object_get(ev, "type")), "message:new") != 0)
+            continue;
+        json_t *p = json_deep_copy(ev);
+        json_object_del(p, "type");
+        char *text = json_dumps(p, JSON_COMPACT);
+        sqlite3_bind_int64(st, 1, json_integer_value(json_object_get(p, "seq")));
+        sqlite3_bind_text(st, 2, json_string_value(json_object_get(p, "id")), -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 3, text, -1, SQLITE_TRANSIENT);
+        assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+        sqlite3_reset(st);
+        free(text);
+        json_decref(p);
+    }
+    sqlite3_finalize(st);
+    assert_int_equal(sqlite3_exec(db,
+                                  "ALTER TABLE messages DROP COLUMN new_payload;"
+                                  "ALTER TABLE messages DROP COLUMN author_name;"
+                                  "PRAGMA user_version = 1;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(count_rows(f.path, "SELECT count(*) FROM events WHERE type = 'message:new'"),
+                     3);
+
+    assert_int_equal(fx_open_cfg(&f, NULL), STORE_OK);
+    assert_int_equal(user_version(f.path), store__sqlite_schema_version());
+    assert_int_equal(count_rows(f.path, "SELECT count(*) FROM events WHERE type = 'message:new'"),
+                     0);
+    json_t *after = sync_all(&f);
+    char *x = json_dumps(before, JSON_COMPACT), *y = json_dumps(after, JSON_COMPACT);
+    assert_string_equal(y, x);
+    free(x);
+    free(y);
+    json_decref(after);
+    /* Writes go on where they stopped. */
+    fx_res_t d = {0};
+    assert_int_equal(fx_send(&f, "general", "alice", "c-2", "again", NULL, &d), STORE_OK);
+    assert_true(d.flag);
+    fx_res_free(&d);
+    assert_int_equal(fx_send(&f, "general", "alice", "c-4", "four", NULL, &d), STORE_OK);
+    assert_int_equal(d.seq, 7);
+    fx_res_free(&d);
+    json_decref(before);
+    fx_res_free(&a);
+    fx_res_free(&b);
+    fx_res_free(&c);
+    fx_destroy(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_open_twice_is_idempotent),
         cmocka_unit_test(test_newer_schema_is_refused),
         cmocka_unit_test(test_garbage_file_is_refused),
+        cmocka_unit_test(test_message_payloads_migrate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
