@@ -13,6 +13,7 @@
 #include "store/sqlite.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1558,16 +1559,30 @@ static store_err_t pragma(sqlite3 *db, const char *text, char *err, size_t errsz
 /* The WAL is copied back into the database by a thread of its own, so that
  * the copy and its fsyncs never stall the writer (SQLite would otherwise
  * run them inside a COMMIT every 1000 pages). A passive checkpoint never
- * waits for the writer or the readers; the WAL restarts from its beginning
- * once a checkpoint has caught up. */
-#define CHECKPOINT_PAGES 8192
+ * waits for the writer or the readers.
+ *
+ * The WAL only starts again from its beginning when a write transaction
+ * begins with every frame copied back; under a steady load the writer
+ * appends while the checkpointer copies, that never happens by itself, and
+ * the WAL would grow without bound (each frame then also costs the file
+ * system a new block). So once the WAL holds checkpoint_frames (default
+ * CHECKPOINT_FRAMES), the checkpointer copies, again and again, until
+ * fewer than a sixteenth of that were added during its last pass; then the writer copies that
+ * remainder itself before its next transaction (a short pause: a few
+ * hundred pages and the two fsyncs of a checkpoint), and that transaction
+ * restarts the WAL. */
+#define CHECKPOINT_FRAMES 16384
 
 struct checkpointer {
     sqlite3 *db;
     uv_thread_t tid;
     uv_mutex_t mu;
     uv_cond_t cond;
-    bool wanted, stop;
+    int start_frames;  /* cfg.checkpoint_frames */
+    int finish_frames; /* a sixteenth of it */
+    bool wanted, stop, busy;
+    /* set by the thread when the writer should finish the copy */
+    _Atomic bool finish;
 };
 
 static void checkpoint_main(void *arg)
@@ -1576,30 +1591,60 @@ static void checkpoint_main(void *arg)
     pthread_setname_np(pthread_self(), "store-ckpt");
     for (;;) {
         uv_mutex_lock(&k->mu);
+        k->busy = false;
         while (!k->wanted && !k->stop)
             uv_cond_wait(&k->cond, &k->mu);
         bool stop = k->stop;
         k->wanted = false;
+        k->busy = !stop;
         uv_mutex_unlock(&k->mu);
         if (stop)
             break;
-        int rc = sqlite3_wal_checkpoint_v2(k->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-        if (rc != SQLITE_OK && rc != SQLITE_BUSY)
-            log_warn("store_checkpoint", "WAL checkpoint failed: %s", sqlite3_errmsg(k->db));
+        int log = 0, done = 0, prev_log = 0;
+        for (int pass = 0; pass < 16; pass++) {
+            int rc = sqlite3_wal_checkpoint_v2(k->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+            if (rc != SQLITE_OK) {
+                if (rc != SQLITE_BUSY)
+                    log_warn("store_checkpoint", "WAL checkpoint failed: %s",
+                             sqlite3_errmsg(k->db));
+                break;
+            }
+            /* Little was added during the last pass (the writer does not
+             * wait for the checkpointer, so frames are added all along). */
+            if (log - prev_log < k->finish_frames)
+                break;
+            prev_log = log;
+        }
+        atomic_store(&k->finish, true);
     }
 }
 
-/* Runs on the writer after each commit with the WAL's size in pages. */
-static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+/* Runs on the writer after each commit with the WAL's size in frames. */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 {
     checkpointer_t *k = arg;
-    if (pages >= CHECKPOINT_PAGES) {
+    if (frames >= k->start_frames && !atomic_load(&k->finish)) {
         uv_mutex_lock(&k->mu);
-        k->wanted = true;
-        uv_cond_signal(&k->cond);
+        if (!k->busy && !k->wanted) {
+            k->wanted = true;
+            uv_cond_signal(&k->cond);
+        }
         uv_mutex_unlock(&k->mu);
     }
     return SQLITE_OK;
+}
+
+/* On the writer, between transactions: copies what the checkpointer left,
+ * so that the next transaction restarts the WAL. */
+static void checkpoint_finish(conn_t *c)
+{
+    checkpointer_t *k = c->ckpt;
+    if (!k || !atomic_load(&k->finish))
+        return;
+    atomic_store(&k->finish, false);
+    int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+        log_warn("store_checkpoint", "WAL checkpoint failed: %s", sqlite3_errmsg(c->db));
 }
 
 static void checkpointer_stop(checkpointer_t *k)
@@ -1672,7 +1717,7 @@ static store_err_t open_db(const store_config_t *cfg, role_t role, sqlite3 **out
         if (e == STORE_OK)
             e = pragma(db, "PRAGMA wal_autocheckpoint = 0", err, errsz);
         if (e == STORE_OK)
-            e = pragma(db, "PRAGMA journal_size_limit = 67108864", err, errsz);
+            e = pragma(db, "PRAGMA journal_size_limit = 134217728", err, errsz);
         if (e == STORE_OK)
             e = pragma(db, "PRAGMA cache_size = -16384", err, errsz);
     } else if (role == ROLE_READER) {
@@ -1717,6 +1762,8 @@ static store_err_t sq_open(const store_config_t *cfg, bool writer, void **out, c
             sq_close(c);
             return e;
         }
+        k->start_frames = cfg->checkpoint_frames ? (int)cfg->checkpoint_frames : CHECKPOINT_FRAMES;
+        k->finish_frames = k->start_frames / 16 > 64 ? k->start_frames / 16 : 64;
         uv_mutex_init(&k->mu);
         uv_cond_init(&k->cond);
         uv_thread_create(&k->tid, checkpoint_main, k);
@@ -1737,6 +1784,7 @@ static store_err_t sq_open(const store_config_t *cfg, bool writer, void **out, c
 static store_err_t sq_begin(void *conn)
 {
     conn_t *c = conn;
+    checkpoint_finish(c);
     seqs_forget(c);
     return simple(c, Q_BEGIN_WRITE);
 }

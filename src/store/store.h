@@ -100,6 +100,10 @@ typedef struct {
     unsigned max_group;
     /* Reader threads (one connection each). 0 = 2. */
     unsigned readers;
+    /* WAL size, in pages, at which the checkpoint thread starts copying it
+     * back (then the WAL starts again from its beginning). 0 = 16384
+     * (64 MiB of 4 KiB pages). */
+    unsigned checkpoint_frames;
 } store_config_t;
 
 /* Opens (creating if needed) the store at cfg->path, applies pending schema
