@@ -25,7 +25,10 @@
 #include "core/log.h"
 #include "core/utf8.h"
 
-#define FREELIST_MAX 1024
+/* Requests kept for reuse (about 2 KiB each). Past a burst of more than
+ * this many in flight the rest are freed, and malloc gives their memory
+ * back to the system only to fault it in again on the next burst. */
+#define FREELIST_MAX 4096
 
 typedef struct {
     store__req_t *head, *tail;
