@@ -156,11 +156,13 @@ static int encode_json(sio_nsp_t *nsp, sio_type_t type, int has_id, uint64_t id,
 {
     sio_server_t *srv = nsp->srv;
     char num[24];
-    if (offset)
-        snprintf(num, sizeof num, "%llu", (unsigned long long)offset);
+    char *p = num + sizeof num;
+    *--p = '\0';
+    for (uint64_t v = offset; v; v /= 10)
+        *--p = (char)('0' + v % 10);
     buf_reset(&srv->enc);
     sio_err_t err = sio_packet_encode_json(&srv->enc, type, nsp->name, nsp->name_len, has_id, id,
-                                           event, args_json, args_len, offset ? num : NULL);
+                                           event, args_json, args_len, offset ? p : NULL);
     if (err != SIO_OK) {
         log_warn("sio_encode_failed", "cannot encode %s on %s: %s", sio_type_name(type), nsp->name,
                  sio_strerror(err));

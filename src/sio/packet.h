@@ -140,6 +140,15 @@ void sio_packet_free(sio_packet_t *p);
  * the payload-shape errors, BAD_PLACEHOLDER, UNUSED_ATTACHMENT, TOO_BIG. */
 sio_err_t sio_packet_encode(buf_t *out, const sio_packet_t *p);
 
+/* The payload reader's fast path, for the common JSON shapes: objects,
+ * arrays, strings (escapes included), integers of up to 18 digits, true,
+ * false, null; one value, blanks around it. Returns what
+ * json_loadb(JSON_DECODE_ANY | JSON_ALLOW_NUL) returns for the same input
+ * (the same tree, keys in the same order), or NULL when it declines: then
+ * json_loadb decides, errors included. A new reference. (Exposed for the
+ * tests that hold it to jansson.) */
+json_t *sio_packet_json_fast(const char *s, size_t len);
+
 /* Appends the text form of an EVENT or ACK whose arguments are JSON text
  * already: [event, ...the elements of args_json, "extra"] for an EVENT
  * (event required), [...elements, "extra"] for an ACK (event NULL, has_id

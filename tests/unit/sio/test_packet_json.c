@@ -2,7 +2,8 @@
  * arguments arrive as JSON text. Each output must be the packet
  * sio_packet_encode writes for the same arguments as a tree (byte for
  * byte where the text is compact), must decode back to those arguments,
- * and every refusal must leave the buffer as it was. */
+ * and every refusal must leave the buffer as it was. Also the payload
+ * reader's fast path (sio_packet_json_fast), held to jansson. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -150,6 +151,131 @@ static void test_errors(void **state)
     buf_free(&b);
 }
 
+/* ---- The payload reader's fast path, held to jansson ------------------- */
+
+/* When the fast path takes text, jansson reads the same tree from it, keys
+ * in the same order. Returns whether the fast path took it. */
+static bool agrees(const char *text, size_t len)
+{
+    json_t *fast = sio_packet_json_fast(text, len);
+    json_error_t err;
+    json_t *ref = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
+    if (fast) {
+        if (!ref)
+            fail_msg("fast path took what jansson refuses (%s): %.*s", err.text, (int)len, text);
+        char *a = json_dumps(fast, JSON_COMPACT | JSON_ENCODE_ANY);
+        char *b = json_dumps(ref, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (!a || !b || strcmp(a, b) != 0 || !json_equal(fast, ref))
+            fail_msg("fast path differs on %.*s: %s vs %s", (int)len, text, a, b);
+        free(a);
+        free(b);
+    }
+    json_decref(fast);
+    json_decref(ref);
+    return fast != NULL;
+}
+
+static bool agrees_str(const char *text)
+{
+    return agrees(text, strlen(text));
+}
+
+static void test_fast_takes_the_common_shapes(void **state)
+{
+    const char *common[] = {
+        "[\"message:send\",{\"channel\":\"x-5\",\"clientId\":\"5-1700000000-12\","
+        "\"text\":\"T5:123456789;xxxxxxxxxxxxxxxxxxxx\"}]",
+        "[\"e\",{\"a\":[1,-2,0,-0,123456789012345678],\"b\":{\"c\":null,\"d\":true,\"e\":false},"
+        "\"f\":\"\"}]",
+        " [ \"sp\" , { \"k\" : \"v\" } ]\r\n\t",
+        "[\"caf\xc3\xa9 \xf0\x9f\x98\x80\"]",
+        "[\"esc \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\u00e9 \\u20AC \\ud83d\\ude00 \\u0041\"]",
+        "{\"dup\":1,\"x\":2,\"dup\":3}",
+        "[\"nul in value \\u0000 ok\"]",
+        "{}",
+        "[]",
+        "[[[[[[1]]]]]]",
+        "\"top\"",
+        "42",
+        "{\"\":\"empty key\"}",
+    };
+    for (size_t i = 0; i < sizeof common / sizeof common[0]; i++)
+        if (!agrees_str(common[i]))
+            fail_msg("fast path declined %s", common[i]);
+}
+
+static void test_fast_declines_the_rest(void **state)
+{
+    const char *rare[] = {
+        "[1.5]", "[1e3]", "[1E3]", "[-1.0e-3]", "[1234567890123456789]", "[-]", "[01]",
+        "[\"lone \\ud800\"]", "[\"lone \\udc00\"]", "[\"bad \\x\"]", "[\"\\u12\"]",
+        "{\"nul\\u0000key\":1}", "[\"raw\x01ctl\"]", "[\"bad \xff utf8\"]", "[\"\xc0\xaf\"]",
+        "[\"\xed\xa0\x80\"]", "[\"open", "[1,]", "[,1]", "{\"a\"}", "{\"a\":}", "{\"a\":1,}",
+        "{a:1}", "[tru]", "[nul]", "[truex]", "[1 2]", "[1] x", "", "   ", "[", "]", "{",
+        "[\"a\"\"b\"]", "[+1]", "[.5]", "[NaN]", "[\x00]",
+        "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
+    };
+    for (size_t i = 0; i < sizeof rare / sizeof rare[0]; i++)
+        if (agrees_str(rare[i]))
+            fail_msg("fast path took %s", rare[i]);
+    /* NUL bytes in the input. */
+    assert_false(agrees("[1]\0", 4));
+    assert_false(agrees("[\"a\0b\"]", 7));
+}
+
+/* Random edits of valid payloads: whatever the fast path takes, jansson
+ * reads alike. */
+static void test_fast_against_jansson_fuzz(void **state)
+{
+    const char *seeds[] = {
+        "[\"message:send\",{\"channel\":\"x-5\",\"clientId\":\"c-1\",\"text\":\"h\\u00e9 \\n\"}]",
+        "{\"a\":[1,-2,{\"b\":null}],\"c\":true,\"d\":\"\xe2\x82\xac\"}",
+        "[\"\\ud83d\\ude00\",false,0,\"\\\\\\\"\"]",
+    };
+    static const char alphabet[] = "[]{}\",:\\u0123456789abcdefABCDEF-+.eEtrunlsf \n\x01\x7f\x80\xc3\xa9\xed\xff";
+    uint64_t x = 0x9E3779B97F4A7C15u;
+    char buf[256];
+    size_t taken = 0;
+    for (int iter = 0; iter < 60000; iter++) {
+        const char *seed = seeds[iter % 3];
+        size_t n = strlen(seed);
+        memcpy(buf, seed, n);
+        int edits = 1 + iter % 3;
+        for (int k = 0; k < edits; k++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            size_t at = n ? (size_t)(x % n) : 0;
+            char c = alphabet[(x >> 32) % (sizeof alphabet - 1)];
+            switch ((x >> 48) % 4) {
+            case 0: /* replace */
+                if (n)
+                    buf[at] = c;
+                break;
+            case 1: /* insert */
+                if (n + 1 < sizeof buf) {
+                    memmove(buf + at + 1, buf + at, n - at);
+                    buf[at] = c;
+                    n++;
+                }
+                break;
+            case 2: /* delete */
+                if (n) {
+                    memmove(buf + at, buf + at + 1, n - at - 1);
+                    n--;
+                }
+                break;
+            default: /* truncate */
+                n = at;
+            }
+        }
+        taken += agrees(buf, n);
+    }
+    /* Both sides were exercised. */
+    assert_true(taken > 1000);
+    assert_true(taken < 59000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -157,6 +283,9 @@ int main(void)
         cmocka_unit_test(test_acks),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_fast_takes_the_common_shapes),
+        cmocka_unit_test(test_fast_declines_the_rest),
+        cmocka_unit_test(test_fast_against_jansson_fuzz),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
