@@ -121,6 +121,10 @@ void chat__member_set(chat_t *c, chat_channel_t *ch, chat_user_t *u, store_role_
 void chat__member_drop(chat_t *c, chat_channel_t *ch, chat_user_t *u);
 size_t chat__member_count(const chat_channel_t *ch);
 
+/* Copies src into dst[cap] (cap > 0), cut short if it does not fit: the
+ * hot path's snprintf("%s") without the format machinery. */
+void chat__copy(char *dst, size_t cap, const char *src);
+
 /* "c:<channel>" and "u:<user>" room names. */
 void chat__channel_room(const char *channel, char *out, size_t outsz);
 void chat__user_room(const char *user, char *out, size_t outsz);

@@ -185,9 +185,9 @@ static op_t *op_new(chat_req_t *req, const char *action, const char *channel, co
     op_t *op = xcalloc(1, sizeof *op);
     op->req = chat__req_keep(req);
     op->action = action;
-    snprintf(op->channel, sizeof op->channel, "%s", channel);
+    chat__copy(op->channel, sizeof op->channel, channel);
     if (id)
-        snprintf(op->id, sizeof op->id, "%s", id);
+        chat__copy(op->id, sizeof op->id, id);
     return op;
 }
 

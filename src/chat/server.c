@@ -93,14 +93,30 @@ size_t chat__member_count(const chat_channel_t *ch)
     return map_count(&ch->members);
 }
 
+void chat__copy(char *dst, size_t cap, const char *src)
+{
+    size_t n = strlen(src);
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+static void room_name(char prefix, const char *id, char *out, size_t outsz)
+{
+    out[0] = prefix;
+    out[1] = ':';
+    chat__copy(out + 2, outsz - 2, id);
+}
+
 void chat__channel_room(const char *channel, char *out, size_t outsz)
 {
-    snprintf(out, outsz, "c:%s", channel);
+    room_name('c', channel, out, outsz);
 }
 
 void chat__user_room(const char *user, char *out, size_t outsz)
 {
-    snprintf(out, outsz, "u:%s", user);
+    room_name('u', user, out, outsz);
 }
 
 void chat__member_set(chat_t *c, chat_channel_t *ch, chat_user_t *u, store_role_t role,
@@ -474,8 +490,8 @@ static void on_event(sio_socket_t *s, const char *event, json_t *args, const sio
         return;
     c->stats.events_in++;
     chat_req_t req = {.chat = c, .ack = ack ? sio_ack_retain(ack) : NULL};
-    snprintf(req.socket_id, sizeof req.socket_id, "%s", sio_socket_id(s));
-    snprintf(req.user, sizeof req.user, "%s", cc->user->id);
+    chat__copy(req.socket_id, sizeof req.socket_id, sio_socket_id(s));
+    chat__copy(req.user, sizeof req.user, cc->user->id);
 
     handler_t *h = map_get(&handlers, event, strlen(event));
     uint64_t now = uv_now(c->loop);
