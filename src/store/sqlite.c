@@ -25,8 +25,14 @@
 
 /* ---- Statements -------------------------------------------------------- */
 
+/* A channel's seq: that of its last event, a message (messages) or any
+ * other (events); two index look-ups. (channels.seq is no longer kept up
+ * to date: writing it back at every commit cost an UPDATE per channel.) */
+#define SEQ_OF(ch)                                                                                 \
+    "max(coalesce((SELECT max(seq) FROM messages WHERE channel = " ch "), 0), "                     \
+    "coalesce((SELECT max(seq) FROM events WHERE channel = " ch "), 0))"
 #define CHANNEL_COLS                                                                               \
-    "c.id, c.name, c.kind, c.topic, c.created_by, c.created_at, c.seq, "                           \
+    "c.id, c.name, c.kind, c.topic, c.created_by, c.created_at, " SEQ_OF("c.id") ", "             \
     "(SELECT count(*) FROM members x WHERE x.channel = c.id)"
 #define MESSAGE_COLS                                                                               \
     "m.channel, m.seq, m.id, m.author, u.name, m.text, m.client_id, m.reply_to, m.ts, "            \
@@ -50,7 +56,7 @@ typedef enum {
     Q_CHAN_INSERT,
     Q_CHAN_GET,
     Q_CHAN_SEQ,
-    Q_CHAN_SET_SEQ,
+    Q_DATA_VERSION,
     Q_MEMBER_GET,
     Q_MEMBER_INSERT,
     Q_MEMBER_DELETE,
@@ -102,8 +108,8 @@ static const char *const sql[Q_COUNT] = {
     [Q_CHAN_INSERT] = "INSERT INTO channels (id, name, kind, topic, created_by, created_at, seq) "
                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)",
     [Q_CHAN_GET] = "SELECT " CHANNEL_COLS " FROM channels c WHERE c.id = ?1",
-    [Q_CHAN_SEQ] = "SELECT seq FROM channels WHERE id = ?1",
-    [Q_CHAN_SET_SEQ] = "UPDATE channels SET seq = ?2 WHERE id = ?1",
+    [Q_CHAN_SEQ] = "SELECT " SEQ_OF("c.id") " FROM channels c WHERE c.id = ?1",
+    [Q_DATA_VERSION] = "PRAGMA data_version",
     [Q_MEMBER_GET] = "SELECT role, last_read, joined_at FROM members "
                      "WHERE channel = ?1 AND user = ?2",
     [Q_MEMBER_INSERT] = "INSERT INTO members (channel, user, role, last_read, joined_at) "
@@ -136,8 +142,8 @@ static const char *const sql[Q_COUNT] = {
                     "VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
     [Q_REACT_DEL] = "DELETE FROM reactions WHERE message = ?1 AND emoji = ?2 AND user = ?3",
     [Q_REACT_CLEAR] = "DELETE FROM reactions WHERE message = ?1",
-    [Q_READ_GET] = "SELECT mb.last_read, c.seq FROM members mb JOIN channels c "
-                   "ON c.id = mb.channel WHERE mb.channel = ?1 AND mb.user = ?2",
+    [Q_READ_GET] = "SELECT mb.last_read, " SEQ_OF("mb.channel") " FROM members mb "
+                   "WHERE mb.channel = ?1 AND mb.user = ?2",
     [Q_READ_SET] = "UPDATE members SET last_read = ?3 WHERE channel = ?1 AND user = ?2",
     [Q_INVITE_INSERT] = "INSERT INTO invites (code, channel, created_by, created_at) "
                         "VALUES (?1, ?2, ?3, ?4)",
@@ -166,12 +172,10 @@ static const char *const sql[Q_COUNT] = {
     [Q_PUBLIC] = "SELECT " CHANNEL_COLS " FROM channels c WHERE c.kind = 'public' ORDER BY c.id",
 };
 
-/* A channel's seq as the open write transaction sees it. */
+/* A channel's seq as the writer last left it. */
 typedef struct seq_entry {
     struct seq_entry *next;
-    const char *channel; /* the map's copy of the key */
     uint64_t seq;
-    bool dirty;
 } seq_entry_t;
 
 typedef struct checkpointer checkpointer_t;
@@ -182,10 +186,12 @@ typedef struct {
     bool writer;
     uint64_t last_id; /* writer: the largest message id number handed out */
     int64_t now;      /* writer: the clock for the request being run */
-    /* writer: seqs taken in the open transaction, written back to channels
-     * once per channel just before COMMIT, forgotten at its end. */
+    /* writer: each channel's seq, read once and then kept from transaction
+     * to transaction; forgotten on rollback and when another connection
+     * has written to the file meanwhile (data_version moved). */
     map_t seqs;
     seq_entry_t *seq_list;
+    int64_t data_version;
     checkpointer_t *ckpt; /* writer: the WAL checkpoint thread */
     buf_t scratch;        /* payload text */
     /* writer: user id -> name (malloc'd), as this connection last read or
@@ -413,7 +419,6 @@ static store_err_t seq_entry(conn_t *c, const char *channel, seq_entry_t **out)
         e->seq = col_u64(st, 0);
         sqlite3_reset(st);
         map_put(&c->seqs, channel, len, e);
-        e->channel = xstrndup(channel, len); /* for the flush */
         e->next = c->seq_list;
         c->seq_list = e;
     }
@@ -423,7 +428,8 @@ static store_err_t seq_entry(conn_t *c, const char *channel, seq_entry_t **out)
 
 /* Takes the channel's next seq inside the write transaction: the last
  * one + 1. A rollback forgets it with everything else, so seqs have no
- * gaps and never repeat; the value reaches the channels row at commit. */
+ * gaps and never repeat; the event row written with it is what later
+ * reads derive the seq from. */
 static store_err_t next_seq(conn_t *c, const char *channel, uint64_t *seq)
 {
     seq_entry_t *e;
@@ -431,7 +437,6 @@ static store_err_t next_seq(conn_t *c, const char *channel, uint64_t *seq)
     if (err)
         return err;
     *seq = ++e->seq;
-    e->dirty = true;
     return STORE_OK;
 }
 
@@ -440,27 +445,9 @@ static void seqs_forget(conn_t *c)
     while (c->seq_list) {
         seq_entry_t *e = c->seq_list;
         c->seq_list = e->next;
-        free((char *)e->channel);
         free(e);
     }
     map_free(&c->seqs);
-}
-
-static store_err_t seqs_flush(conn_t *c)
-{
-    for (seq_entry_t *e = c->seq_list; e; e = e->next) {
-        if (!e->dirty)
-            continue;
-        sqlite3_stmt *st = stmt(c, Q_CHAN_SET_SEQ);
-        if (!st)
-            return STORE_E_IO;
-        bt(st, 1, e->channel);
-        bi(st, 2, (int64_t)e->seq);
-        store_err_t err = exec(c, st);
-        if (err)
-            return err;
-    }
-    return STORE_OK;
 }
 
 /* Fills ev with the payload and stores it as the channel's event seq. */
@@ -815,7 +802,6 @@ static store_err_t w_message_insert(conn_t *c, store__req_t *r, bool *dirty)
     if (e)
         return e;
     se->seq = seq;
-    se->dirty = true;
     *dirty = true;
 
     buf_reset(&c->scratch);
@@ -1728,16 +1714,32 @@ static store_err_t open_db(const store_config_t *cfg, role_t role, sqlite3 **out
     if (e == STORE_OK && role != ROLE_READER)
         e = pragma(db, cfg->sync_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
                    err, errsz);
-    if (e == STORE_OK)
-        e = pragma(db, "PRAGMA foreign_keys = ON", err, errsz);
+    /* Migrations run before foreign keys are enforced: one that rebuilds a
+     * table drops the old one while others still point at it (the
+     * migration checks the keys itself before it commits). */
     if (e == STORE_OK && writer)
         e = store__sqlite_migrate(db, err, errsz);
+    if (e == STORE_OK)
+        e = pragma(db, "PRAGMA foreign_keys = ON", err, errsz);
     if (e != STORE_OK) {
         sqlite3_close(db);
         return e;
     }
     *out = db;
     return STORE_OK;
+}
+
+/* New ids continue above the largest one stored, whatever the clock did
+ * meanwhile (or another writer of the file). */
+static void ids_catch_up(conn_t *c)
+{
+    sqlite3_stmt *st = stmt(c, Q_MSG_MAX_ID);
+    uint64_t top = 0;
+    if (st && sqlite3_step(st) == SQLITE_ROW &&
+        store__id_decode((const char *)sqlite3_column_text(st, 0), &top) == 0 && top > c->last_id)
+        c->last_id = top;
+    if (st)
+        sqlite3_reset(st);
 }
 
 static store_err_t sq_open(const store_config_t *cfg, bool writer, void **out, char *err,
@@ -1769,13 +1771,7 @@ static store_err_t sq_open(const store_config_t *cfg, bool writer, void **out, c
         uv_thread_create(&k->tid, checkpoint_main, k);
         c->ckpt = k;
         sqlite3_wal_hook(db, wal_hook, k);
-        /* New ids continue above the largest one stored, whatever the clock
-         * did meanwhile. */
-        sqlite3_stmt *st = stmt(c, Q_MSG_MAX_ID);
-        if (st && sqlite3_step(st) == SQLITE_ROW)
-            store__id_decode((const char *)sqlite3_column_text(st, 0), &c->last_id);
-        if (st)
-            sqlite3_reset(st);
+        ids_catch_up(c);
     }
     *out = c;
     return STORE_OK;
@@ -1785,19 +1781,33 @@ static store_err_t sq_begin(void *conn)
 {
     conn_t *c = conn;
     checkpoint_finish(c);
-    seqs_forget(c);
-    return simple(c, Q_BEGIN_WRITE);
+    store_err_t e = simple(c, Q_BEGIN_WRITE);
+    if (e)
+        return e;
+    /* Someone else wrote to the file since our last transaction: what we
+     * kept from it may be stale. */
+    sqlite3_stmt *st = stmt(c, Q_DATA_VERSION);
+    if (!st || sqlite3_step(st) != SQLITE_ROW) {
+        if (st)
+            sqlite3_reset(st);
+        seqs_forget(c);
+        names_forget(c);
+        return STORE_OK;
+    }
+    int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (v != c->data_version) {
+        seqs_forget(c);
+        names_forget(c);
+        ids_catch_up(c);
+        c->data_version = v;
+    }
+    return STORE_OK;
 }
 
 static store_err_t sq_commit(void *conn)
 {
-    conn_t *c = conn;
-    store_err_t e = seqs_flush(c);
-    if (e == STORE_OK)
-        e = simple(c, Q_COMMIT);
-    if (e == STORE_OK)
-        seqs_forget(c);
-    return e;
+    return simple(conn, Q_COMMIT);
 }
 
 static void sq_rollback(void *conn)

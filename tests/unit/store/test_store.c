@@ -432,6 +432,45 @@ static void test_sync_shows_messages_as_sent(void **state)
     fx_destroy(&f);
 }
 
+/* Two stores writing one file (two processes, say): each sees the other's
+ * events, and seqs stay unique and gap-free, though each writer keeps the
+ * seqs it knows from one transaction to the next; message ids made in the
+ * same millisecond by both do not collide either. */
+static void test_two_writers_share_seqs(void **state)
+{
+    fx_t f;
+    fx_init(&f);
+    users_two(&f);
+    assert_int_equal(fx_channel(&f, "general", STORE_PUBLIC, "alice"), STORE_OK); /* 1 */
+    store_t *a = f.s;
+    assert_int_equal(fx_open_cfg(&f, NULL), STORE_OK);
+    store_t *b = f.s;
+    fx_res_t r = {0};
+    for (uint64_t seq = 2; seq < 12; seq++) {
+        f.s = seq % 3 ? a : b;
+        assert_int_equal(fx_send(&f, "general", "bob", NULL, "hi", NULL, &r), STORE_OK);
+        assert_int_equal(r.seq, seq);
+        fx_res_free(&r);
+    }
+    f.s = b;
+    FX_EVENT(&f, r, store_member_add(f.s, "general", "bob", STORE_MEMBER, fx_event_cb, &r));
+    assert_int_equal(r.seq, 12);
+    fx_res_free(&r);
+    f.s = a;
+    assert_int_equal(fx_send(&f, "general", "alice", NULL, "yo", NULL, &r), STORE_OK);
+    assert_int_equal(r.seq, 13);
+    fx_res_free(&r);
+    store_close(b);
+    FX_EVENT(&f, r, store_sync_range(f.s, "general", 0, 100, fx_sync_cb, &r));
+    assert_int_equal(r.n, 13);
+    fx_res_free(&r);
+    store_snapshot_t *snap;
+    assert_int_equal(store_load(f.s, &snap), STORE_OK);
+    assert_int_equal(snap->channels[0].seq, 13);
+    store_snapshot_free(snap);
+    fx_destroy(&f);
+}
+
 /* ---- Read marks -------------------------------------------------------- */
 
 static fx_res_t mark(fx_t *f, const char *channel, const char *user, uint64_t seq)
@@ -1086,6 +1125,7 @@ int main(void)
         cmocka_unit_test(test_idempotent_retry),
         cmocka_unit_test(test_idempotent_across_restart),
         cmocka_unit_test(test_sync_shows_messages_as_sent),
+        cmocka_unit_test(test_two_writers_share_seqs),
         cmocka_unit_test(test_read_mark_monotonic),
         cmocka_unit_test(test_message_events),
         cmocka_unit_test(test_member_events),
