@@ -1672,7 +1672,7 @@ static store_err_t open_db(const store_config_t *cfg, role_t role, sqlite3 **out
     bool writer = role == ROLE_WRITER;
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (writer ? SQLITE_OPEN_CREATE : 0);
     sqlite3 *db = NULL;
-    int rc = sqlite3_open_v2(cfg->path, &db, flags, NULL);
+    int rc = sqlite3_open_v2(cfg->path, &db, flags, store__sqlite_vfs());
     if (rc != SQLITE_OK) {
         if (errsz)
             snprintf(err, errsz, "cannot open %s: %s", cfg->path,
