@@ -83,6 +83,7 @@ typedef enum {
 const char *store_strerror(store_err_t err);
 
 #define STORE_MAX_ID 256
+#define STORE_GROUP_WINDOW_US 1000
 #define STORE_MAX_TEXT 65536
 
 /* ---- Opening and closing ----------------------------------------------- */
@@ -100,6 +101,12 @@ typedef struct {
     unsigned max_group;
     /* Reader threads (one connection each). 0 = 2. */
     unsigned readers;
+    /* How long the writer lets a group gather after its first write came,
+     * microseconds (when it is not busy: under load the queue fills while
+     * it commits). 0 = STORE_GROUP_WINDOW_US. A commit costs about as much
+     * for one message as for dozens (the pages it writes, the wake-ups on
+     * the loop), so this is CPU saved against a bound on latency added. */
+    unsigned group_window_us;
     /* WAL size, in pages, at which the checkpoint thread starts copying it
      * back (then the WAL starts again from its beginning). 0 = 16384
      * (64 MiB of 4 KiB pages). */

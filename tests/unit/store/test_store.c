@@ -241,6 +241,57 @@ static void test_group_commit_batches(void **state)
     fx_destroy(&f);
 }
 
+/* A write that comes while a group gathers joins it: with a 100 ms window,
+ * a second send 10 ms after the first (a timer, on the loop) commits with
+ * it, and not before the window has passed. */
+static int window_done;
+static uint64_t window_acked_at[2];
+
+static void window_cb(store_err_t err, const store_message_t *m, const store_event_t *ev,
+                      bool dup, void *arg)
+{
+    assert_int_equal(err, STORE_OK);
+    window_acked_at[(intptr_t)arg] = uv_hrtime();
+    window_done++;
+}
+
+static store_t *window_store;
+
+static void window_second(uv_timer_t *t)
+{
+    store_message_spec_t spec = {"general", "bob", "second", NULL, NULL};
+    assert_int_equal(store_message_insert(window_store, &spec, window_cb, (void *)(intptr_t)1),
+                     STORE_OK);
+}
+
+static void test_group_window(void **state)
+{
+    fx_t f;
+    fx_init(&f);
+    users_two(&f);
+    assert_int_equal(fx_channel(&f, "general", STORE_PUBLIC, "alice"), STORE_OK);
+    fx_close(&f);
+    store_config_t cfg = {.group_window_us = 100000};
+    assert_int_equal(fx_open_cfg(&f, &cfg), STORE_OK);
+    window_store = f.s;
+    store_stats_t before, after;
+    store_stats(f.s, &before);
+    uint64_t t0 = uv_hrtime();
+    store_message_spec_t spec = {"general", "alice", "first", NULL, NULL};
+    assert_int_equal(store_message_insert(f.s, &spec, window_cb, (void *)(intptr_t)0), STORE_OK);
+    uv_timer_t timer;
+    uv_timer_init(&f.loop, &timer);
+    uv_timer_start(&timer, window_second, 10, 0);
+    window_done = 0;
+    while (window_done < 2)
+        uv_run(&f.loop, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&timer, NULL);
+    store_stats(f.s, &after);
+    assert_int_equal(after.write_txns - before.write_txns, 1);
+    assert_true(window_acked_at[0] - t0 >= 100000000u);
+    fx_destroy(&f);
+}
+
 /* ---- Idempotency ------------------------------------------------------- */
 
 static void test_idempotent_retry(void **state)
@@ -1122,6 +1173,7 @@ int main(void)
         cmocka_unit_test(test_channel_get),
         cmocka_unit_test(test_seq_continuity),
         cmocka_unit_test(test_group_commit_batches),
+        cmocka_unit_test(test_group_window),
         cmocka_unit_test(test_idempotent_retry),
         cmocka_unit_test(test_idempotent_across_restart),
         cmocka_unit_test(test_sync_shows_messages_as_sent),
