@@ -108,8 +108,9 @@ typedef struct {
      * the loop), so this is CPU saved against a bound on latency added. */
     unsigned group_window_us;
     /* WAL size, in pages, at which the checkpoint thread starts copying it
-     * back (then the WAL starts again from its beginning). 0 = 16384
-     * (64 MiB of 4 KiB pages). */
+     * back (then the WAL starts again from its beginning, after a pause of
+     * the writer of a few ms to copy the last frames). 0 = 32768 (128 MiB
+     * of 4 KiB pages). */
     unsigned checkpoint_frames;
 } store_config_t;
 
