@@ -158,6 +158,10 @@ void chat__on(chat_t *c, const char *event, chat_handler_fn fn, bool no_ack);
  * chat__req_free after answering. */
 chat_req_t *chat__req_keep(chat_req_t *req);
 void chat__req_free(chat_req_t *req);
+/* The same into storage of the caller's (a context struct that holds the
+ * request); chat__req_drop then releases what it holds, not the storage. */
+void chat__req_move(chat_req_t *req, chat_req_t *into);
+void chat__req_drop(chat_req_t *req);
 
 /* Answers {ok:true, ...fields} (fields stolen, may be NULL). */
 void chat__reply_ok(chat_req_t *req, json_t *fields);

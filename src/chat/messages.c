@@ -40,6 +40,7 @@
 #include "core/log.h"
 #include "core/utf8.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,8 +170,10 @@ static json_t *event_json(const store_event_t *ev)
 }
 
 /* A request waiting for its write (and maybe its notifications). */
-typedef struct {
-    chat_req_t *req;
+typedef struct op {
+    struct op *next_free;
+    chat_req_t *req; /* &kept */
+    chat_req_t kept;
     json_t *answer;     /* the ok fields, once the write committed */
     char *message_json; /* or {message:<this text>} (a send waiting for notifications) */
     size_t message_len;
@@ -180,10 +183,26 @@ typedef struct {
     char id[MESSAGE_ID_MAX + 1];
 } op_t;
 
+/* Ops kept for reuse: one per request in flight, freed in another loop
+ * turn than the one that made it, in bursts of hundreds under load, which
+ * malloc's per-thread cache does not absorb. */
+#define OPS_KEPT 4096
+static op_t *free_ops;
+static size_t nfree_ops;
+
 static op_t *op_new(chat_req_t *req, const char *action, const char *channel, const char *id)
 {
-    op_t *op = xcalloc(1, sizeof *op);
-    op->req = chat__req_keep(req);
+    op_t *op = free_ops;
+    if (op) {
+        free_ops = op->next_free;
+        nfree_ops--;
+    } else {
+        op = xmalloc(sizeof *op);
+    }
+    memset(op, 0, offsetof(op_t, channel));
+    op->channel[0] = op->id[0] = '\0';
+    chat__req_move(req, &op->kept);
+    op->req = &op->kept;
     op->action = action;
     chat__copy(op->channel, sizeof op->channel, channel);
     if (id)
@@ -193,10 +212,16 @@ static op_t *op_new(chat_req_t *req, const char *action, const char *channel, co
 
 static void op_free(op_t *op)
 {
-    chat__req_free(op->req);
+    chat__req_drop(op->req);
     json_decref(op->answer);
     free(op->message_json);
-    free(op);
+    if (nfree_ops >= OPS_KEPT) {
+        free(op);
+        return;
+    }
+    op->next_free = free_ops;
+    free_ops = op;
+    nfree_ops++;
 }
 
 /* Answers with the prepared fields; the notifications (if any) are in. */

@@ -167,19 +167,31 @@ json_t *chat__user_json(const chat_user_t *u)
 
 /* ---- replies and broadcasts ---- */
 
+void chat__req_move(chat_req_t *req, chat_req_t *into)
+{
+    *into = *req;
+    if (into->ack)
+        into->ack = sio_ack_retain(into->ack);
+    req->ack = NULL; /* the kept copy answers */
+}
+
+void chat__req_drop(chat_req_t *req)
+{
+    if (req->ack)
+        sio_ack_release(req->ack);
+    req->ack = NULL;
+}
+
 chat_req_t *chat__req_keep(chat_req_t *req)
 {
-    chat_req_t *k = xmemdup(req, sizeof *req);
-    if (k->ack)
-        k->ack = sio_ack_retain(k->ack);
-    req->ack = NULL; /* the kept copy answers */
+    chat_req_t *k = xmalloc(sizeof *k);
+    chat__req_move(req, k);
     return k;
 }
 
 void chat__req_free(chat_req_t *req)
 {
-    if (req->ack)
-        sio_ack_release(req->ack);
+    chat__req_drop(req);
     free(req);
 }
 
