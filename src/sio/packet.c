@@ -507,10 +507,13 @@ static json_t *fast_number(fast_t *f)
         p++;
     const char *digits = p;
     int64_t v = 0;
-    while (p < f->end && *p >= '0' && *p <= '9' && p - digits < 19)
+    while (p < f->end && *p >= '0' && *p <= '9') {
+        if (p - digits == 18)
+            return NULL; /* might not fit: jansson decides */
         v = v * 10 + (*p++ - '0');
+    }
     size_t n = (size_t)(p - digits);
-    if (n == 0 || n > 18 || (n > 1 && digits[0] == '0'))
+    if (n == 0 || (n > 1 && digits[0] == '0'))
         return NULL;
     if (p < f->end && (*p == '.' || *p == 'e' || *p == 'E' || (*p >= '0' && *p <= '9')))
         return NULL;
