@@ -22,6 +22,7 @@
 
 #include "chat/auth.h"
 #include "chat/chat.h"
+#include "core/buf.h"
 #include "core/map.h"
 #include "core/ratelimit.h"
 #include "sio/sio.h"
@@ -102,6 +103,7 @@ struct chat {
     bool loading; /* filling the model from the store: no events */
     char **defaults; /* the default channels, from cfg.default_channels */
     size_t num_defaults;
+    buf_t text; /* scratch for JSON text sent as it is (the *_json calls) */
 };
 
 /* ---- model ---- */
@@ -118,6 +120,10 @@ void chat__member_set(chat_t *c, chat_channel_t *ch, chat_user_t *u, store_role_
 /* Forgets a membership and takes the user's sockets out of the room. */
 void chat__member_drop(chat_t *c, chat_channel_t *ch, chat_user_t *u);
 size_t chat__member_count(const chat_channel_t *ch);
+
+/* Copies src into dst[cap] (cap > 0), cut short if it does not fit: the
+ * hot path's snprintf("%s") without the format machinery. */
+void chat__copy(char *dst, size_t cap, const char *src);
 
 /* "c:<channel>" and "u:<user>" room names. */
 void chat__channel_room(const char *channel, char *out, size_t outsz);
@@ -152,9 +158,17 @@ void chat__on(chat_t *c, const char *event, chat_handler_fn fn, bool no_ack);
  * chat__req_free after answering. */
 chat_req_t *chat__req_keep(chat_req_t *req);
 void chat__req_free(chat_req_t *req);
+/* The same into storage of the caller's (a context struct that holds the
+ * request); chat__req_drop then releases what it holds, not the storage. */
+void chat__req_move(chat_req_t *req, chat_req_t *into);
+void chat__req_drop(chat_req_t *req);
 
 /* Answers {ok:true, ...fields} (fields stolen, may be NULL). */
 void chat__reply_ok(chat_req_t *req, json_t *fields);
+/* Answers {"<key>":<value_json>,"ok":true}, with value_json the compact
+ * JSON text of a value (the store's payload text): sent as it is, never
+ * re-encoded. key is a plain name (no escaping). */
+void chat__reply_ok_json(chat_req_t *req, const char *key, const char *value_json, size_t len);
 /* Answers {ok:false, error:{code, message}}; code is one of PROTOCOL.md's. */
 void chat__reply_error(chat_req_t *req, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -165,6 +179,10 @@ void chat__reply_store_error(chat_req_t *req, store_err_t err, const char *what)
  * the request's socket (req may be NULL: no exception). payload borrowed. */
 void chat__broadcast_channel(chat_t *c, const char *channel, const char *event, json_t *payload,
                              const chat_req_t *req);
+/* chat__broadcast_channel with the payload as compact JSON text (the
+ * store's payload_json): encoded once, never parsed. */
+void chat__broadcast_channel_json(chat_t *c, const char *channel, const char *event,
+                                  const char *payload_json, size_t len, const chat_req_t *req);
 /* Emits event(payload) to every socket of the user. payload borrowed. */
 void chat__emit_user(chat_t *c, const char *user, const char *event, json_t *payload);
 

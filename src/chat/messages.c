@@ -40,6 +40,7 @@
 #include "core/log.h"
 #include "core/utf8.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,39 +170,70 @@ static json_t *event_json(const store_event_t *ev)
 }
 
 /* A request waiting for its write (and maybe its notifications). */
-typedef struct {
-    chat_req_t *req;
+typedef struct op {
+    struct op *next_free;
+    chat_req_t *req; /* &kept */
+    chat_req_t kept;
     json_t *answer;     /* the ok fields, once the write committed */
+    char *message_json; /* or {message:<this text>} (a send waiting for notifications) */
+    size_t message_len;
     bool has_reply;     /* message:send with replyTo */
     const char *action; /* "edit" / "delete" / ... for error messages */
     char channel[CHAT_ROOM_MAX];
     char id[MESSAGE_ID_MAX + 1];
 } op_t;
 
+/* Ops kept for reuse: one per request in flight, freed in another loop
+ * turn than the one that made it, in bursts of hundreds under load, which
+ * malloc's per-thread cache does not absorb. */
+#define OPS_KEPT 4096
+static op_t *free_ops;
+static size_t nfree_ops;
+
 static op_t *op_new(chat_req_t *req, const char *action, const char *channel, const char *id)
 {
-    op_t *op = xcalloc(1, sizeof *op);
-    op->req = chat__req_keep(req);
+    op_t *op = free_ops;
+    if (op) {
+        free_ops = op->next_free;
+        nfree_ops--;
+    } else {
+        op = xmalloc(sizeof *op);
+    }
+    memset(op, 0, offsetof(op_t, channel));
+    op->channel[0] = op->id[0] = '\0';
+    chat__req_move(req, &op->kept);
+    op->req = &op->kept;
     op->action = action;
-    snprintf(op->channel, sizeof op->channel, "%s", channel);
+    chat__copy(op->channel, sizeof op->channel, channel);
     if (id)
-        snprintf(op->id, sizeof op->id, "%s", id);
+        chat__copy(op->id, sizeof op->id, id);
     return op;
 }
 
 static void op_free(op_t *op)
 {
-    chat__req_free(op->req);
+    chat__req_drop(op->req);
     json_decref(op->answer);
-    free(op);
+    free(op->message_json);
+    if (nfree_ops >= OPS_KEPT) {
+        free(op);
+        return;
+    }
+    op->next_free = free_ops;
+    free_ops = op;
+    nfree_ops++;
 }
 
 /* Answers with the prepared fields; the notifications (if any) are in. */
 static void op_finish(void *arg)
 {
     op_t *op = arg;
-    chat__reply_ok(op->req, op->answer);
-    op->answer = NULL;
+    if (op->message_json) {
+        chat__reply_ok_json(op->req, "message", op->message_json, op->message_len);
+    } else {
+        chat__reply_ok(op->req, op->answer);
+        op->answer = NULL;
+    }
     op_free(op);
 }
 
@@ -244,13 +276,21 @@ static void on_inserted(store_err_t err, const store_message_t *msg, const store
     chat_channel_t *ch = advance_seq(c, ev);
     chat__tail_event(c, ev);
     c->stats.messages++;
-    chat__broadcast_channel(c, ev->channel, ev->type, ev->payload, op->req);
+    /* The store's text of the message goes out as it is, in the broadcast
+     * and in the ack: no JSON work here (DESIGN.md "encode once"). */
+    chat__broadcast_channel_json(c, ev->channel, ev->type, ev->payload_json, ev->payload_len,
+                                 op->req);
     chat_user_t *u = chat__user_get(c, op->req->user);
     if (u)
         chat__typing_user_sent(c, u, ev->channel);
-    op->answer = json_pack("{s:O}", "message", ev->payload);
-    if (!chat__notify_message(c, ch, msg, op_finish, op))
-        op_finish(op);
+    if (chat__notify_message(c, ch, msg, op_finish, op)) {
+        /* The ack waits for the notifications; the store's text does not. */
+        op->message_json = xmemdup(ev->payload_json, ev->payload_len);
+        op->message_len = ev->payload_len;
+        return;
+    }
+    chat__reply_ok_json(op->req, "message", ev->payload_json, ev->payload_len);
+    op_free(op);
 }
 
 static void on_send(chat_conn_t *cc, json_t *payload, chat_req_t *req)

@@ -151,7 +151,11 @@ static void find_mentions(chat_t *c, const chat_channel_t *ch, const store_messa
     const char *t = m->text;
     size_t len = strlen(t);
     for (size_t i = 0; i < len && r->mentions < MENTIONS_MAX; i++) {
-        if (t[i] != '@' || (i > 0 && is_id_char((unsigned char)t[i - 1])))
+        const char *at = memchr(t + i, '@', len - i);
+        if (!at)
+            break;
+        i = (size_t)(at - t);
+        if (i > 0 && is_id_char((unsigned char)t[i - 1]))
             continue;
         char id[CHAT_ID_MAX + 1];
         size_t n = 0;
@@ -194,7 +198,8 @@ bool chat__notify_message(chat_t *c, const chat_channel_t *ch, const store_messa
 {
     if (!ch || !m)
         return false;
-    recipients_t r = {0};
+    recipients_t r; /* specs[] filled as they come: no 2 KiB to clear per message */
+    r.n = r.mentions = 0;
     find_mentions(c, ch, m, &r);
     if (m->reply_to_author && chat__member_get(ch, m->reply_to_author)) {
         chat_user_t *u = chat__user_get(c, m->reply_to_author);

@@ -93,14 +93,30 @@ size_t chat__member_count(const chat_channel_t *ch)
     return map_count(&ch->members);
 }
 
+void chat__copy(char *dst, size_t cap, const char *src)
+{
+    size_t n = strlen(src);
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+static void room_name(char prefix, const char *id, char *out, size_t outsz)
+{
+    out[0] = prefix;
+    out[1] = ':';
+    chat__copy(out + 2, outsz - 2, id);
+}
+
 void chat__channel_room(const char *channel, char *out, size_t outsz)
 {
-    snprintf(out, outsz, "c:%s", channel);
+    room_name('c', channel, out, outsz);
 }
 
 void chat__user_room(const char *user, char *out, size_t outsz)
 {
-    snprintf(out, outsz, "u:%s", user);
+    room_name('u', user, out, outsz);
 }
 
 void chat__member_set(chat_t *c, chat_channel_t *ch, chat_user_t *u, store_role_t role,
@@ -151,19 +167,31 @@ json_t *chat__user_json(const chat_user_t *u)
 
 /* ---- replies and broadcasts ---- */
 
+void chat__req_move(chat_req_t *req, chat_req_t *into)
+{
+    *into = *req;
+    if (into->ack)
+        into->ack = sio_ack_retain(into->ack);
+    req->ack = NULL; /* the kept copy answers */
+}
+
+void chat__req_drop(chat_req_t *req)
+{
+    if (req->ack)
+        sio_ack_release(req->ack);
+    req->ack = NULL;
+}
+
 chat_req_t *chat__req_keep(chat_req_t *req)
 {
-    chat_req_t *k = xmemdup(req, sizeof *req);
-    if (k->ack)
-        k->ack = sio_ack_retain(k->ack);
-    req->ack = NULL; /* the kept copy answers */
+    chat_req_t *k = xmalloc(sizeof *k);
+    chat__req_move(req, k);
     return k;
 }
 
 void chat__req_free(chat_req_t *req)
 {
-    if (req->ack)
-        sio_ack_release(req->ack);
+    chat__req_drop(req);
     free(req);
 }
 
@@ -246,6 +274,54 @@ void chat__broadcast_channel(chat_t *c, const char *channel, const char *event, 
     sio_broadcast(c->nsp, &t, event, args, NULL, 0);
     json_decref(args);
     c->stats.events_out++;
+}
+
+/* c->text := "[" value "]" or "[{"key":value,"ok":true}]"; false when it
+ * does not fit (never for a store payload: both are far below the cap). */
+static bool wrap_json(chat_t *c, const char *key, const char *value, size_t len)
+{
+    buf_t *b = &c->text;
+    buf_reset(b);
+    buf_err_t e = buf_append_str(b, key ? "[{\"" : "[");
+    if (e == BUF_OK && key) {
+        e = buf_append_str(b, key);
+        if (e == BUF_OK)
+            e = buf_append_str(b, "\":");
+    }
+    if (e == BUF_OK)
+        e = buf_append(b, value, len);
+    if (e == BUF_OK)
+        e = buf_append_str(b, key ? ",\"ok\":true}]" : "]");
+    return e == BUF_OK;
+}
+
+void chat__broadcast_channel_json(chat_t *c, const char *channel, const char *event,
+                                  const char *payload_json, size_t len, const chat_req_t *req)
+{
+    char room[CHAT_ROOM_MAX];
+    chat__channel_room(channel, room, sizeof room);
+    const char *rooms[] = {room};
+    const char *except[] = {req ? req->socket_id : NULL};
+    sio_target_t t = {.rooms = rooms, .num_rooms = 1, .except = except,
+                      .num_except = req && req->socket_id[0] ? 1 : 0};
+    if (!wrap_json(c, NULL, payload_json, len)) {
+        log_error("broadcast_failed", "%s on %s: %zu bytes of payload", event, channel, len);
+        return;
+    }
+    sio_broadcast_json(c->nsp, &t, event, c->text.data, c->text.len);
+    c->stats.events_out++;
+}
+
+void chat__reply_ok_json(chat_req_t *req, const char *key, const char *value_json, size_t len)
+{
+    if (!req->ack)
+        return;
+    int r = SIO_E_TOO_BIG;
+    if (wrap_json(req->chat, key, value_json, len))
+        r = sio_ack_send_json(req->ack, req->chat->text.data, req->chat->text.len);
+    if (r != SIO_OK && r != SIO_E_CLOSED)
+        sio_ack_release(req->ack);
+    req->ack = NULL;
 }
 
 void chat__emit_user(chat_t *c, const char *user, const char *event, json_t *payload)
@@ -426,8 +502,8 @@ static void on_event(sio_socket_t *s, const char *event, json_t *args, const sio
         return;
     c->stats.events_in++;
     chat_req_t req = {.chat = c, .ack = ack ? sio_ack_retain(ack) : NULL};
-    snprintf(req.socket_id, sizeof req.socket_id, "%s", sio_socket_id(s));
-    snprintf(req.user, sizeof req.user, "%s", cc->user->id);
+    chat__copy(req.socket_id, sizeof req.socket_id, sio_socket_id(s));
+    chat__copy(req.user, sizeof req.user, cc->user->id);
 
     handler_t *h = map_get(&handlers, event, strlen(event));
     uint64_t now = uv_now(c->loop);
@@ -823,7 +899,9 @@ chat_t *chat_new(uv_loop_t *loop, sio_server_t *sio, store_t *store, chat_auth_t
     map_init(&c->users);
     map_init(&c->channels);
     map_init(&handlers);
+    buf_init(&c->text, SIO_MAX_PACKET);
     if (load_model(c, err, errsz) != 0) {
+        buf_free(&c->text);
         free(c);
         return NULL;
     }
@@ -895,5 +973,6 @@ void chat_free(chat_t *c)
     map_free(&handlers);
     config_list_free(c->defaults);
     chat__tail_free(c);
+    buf_free(&c->text);
     free(c);
 }

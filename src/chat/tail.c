@@ -1,10 +1,11 @@
 /* tail.c — the per-channel in-memory tail of recent messages (tail.h).
  *
  * A tail is a ring of the channel's last messages in seq order, each a
- * protocol `message` object owned here. Messages from events are deep
- * copies: the store's payload is shared with an ack that may still be
- * waiting for notifications to commit, and a tail changes its messages in
- * place.
+ * protocol `message` object owned here. A message from a message:new event
+ * is kept as the store's JSON text (with its id beside it) and parsed the
+ * first time a page shows it or an event changes it: most messages of a
+ * busy channel are never read from the tail, and a send then costs the
+ * tail one copy of its text instead of a tree.
  *
  * Loading races the writer. A read sees every write whose callback has run
  * and maybe some still queued, so the events that arrive while a load runs
@@ -31,10 +32,24 @@
 #define PAGE_MAX 1000 /* store_history_page's largest limit */
 
 typedef struct {
-    json_t *msg; /* owned */
+    json_t *msg; /* owned; NULL until parsed from raw */
+    /* owned, or NULL for a message loaded as a tree: its id, a NUL, its
+     * JSON text (raw_len bytes), a NUL */
+    char *raw;
+    size_t raw_len;
     uint64_t seq;
     size_t cost; /* estimated bytes */
 } entry_t;
+
+/* A committed message event, as apply takes it. */
+typedef struct {
+    const char *type;
+    json_t *payload; /* NULL for message:new: */
+    const char *id;  /* its message's id (NULL: read from the text), */
+    const char *text; /* its JSON text */
+    size_t len;
+    uint64_t seq;
+} change_t;
 
 /* A newest page asked for while the tail loads. */
 typedef struct waiter {
@@ -49,7 +64,10 @@ typedef struct waiter {
 typedef struct pending {
     struct pending *next;
     char *type;
-    json_t *payload; /* a reference */
+    json_t *payload; /* a reference; NULL for message:new */
+    char *id, *text; /* message:new: copies */
+    size_t len;
+    uint64_t seq;
 } pending_t;
 
 typedef struct tail tail_t;
@@ -190,12 +208,42 @@ static void sub_cost(tail_t *t, size_t cost)
     T.bytes -= cost;
 }
 
+/* The entry's message as a tree, parsed from its text on first use; NULL
+ * when the text does not parse (never for the store's own). */
+static json_t *entry_msg(entry_t *e)
+{
+    if (!e->msg && e->raw) {
+        size_t idlen = strlen(e->raw);
+        e->msg = json_loadb(e->raw + idlen + 1, e->raw_len, 0, NULL);
+        if (e->msg && !json_is_object(e->msg)) {
+            json_decref(e->msg);
+            e->msg = NULL;
+        }
+    }
+    return e->msg;
+}
+
+static const char *entry_id(const entry_t *e)
+{
+    return e->raw ? e->raw : json_string_value(json_object_get(e->msg, "id"));
+}
+
+static size_t entry_cost(entry_t *e)
+{
+    size_t n = e->msg ? cost_of(e->msg) : 0;
+    if (e->raw)
+        n += 32 + strlen(e->raw) + e->raw_len;
+    return n;
+}
+
 static void drop_oldest(tail_t *t)
 {
     entry_t *e = at(t, 0);
     sub_cost(t, e->cost);
     json_decref(e->msg);
+    free(e->raw);
     e->msg = NULL;
+    e->raw = NULL;
     t->head = (t->head + 1) % t->cap;
     t->count--;
     T.messages--;
@@ -208,9 +256,10 @@ static void clear(tail_t *t)
     t->head = 0;
 }
 
-/* Appends msg (stolen); past the cap the oldest goes, and older messages
- * then exist that the tail does not hold. */
-static void append(tail_t *t, json_t *msg, uint64_t seq)
+/* Appends msg (stolen) or raw (stolen: id NUL text NUL, text raw_len
+ * bytes); past the cap the oldest goes, and older messages then exist that
+ * the tail does not hold. */
+static void append(tail_t *t, json_t *msg, char *raw, size_t raw_len, uint64_t seq)
 {
     if (t->count == t->cap) {
         drop_oldest(t);
@@ -218,11 +267,24 @@ static void append(tail_t *t, json_t *msg, uint64_t seq)
     }
     entry_t *e = at(t, t->count);
     e->msg = msg;
+    e->raw = raw;
+    e->raw_len = raw_len;
     e->seq = seq;
-    e->cost = cost_of(msg);
+    e->cost = entry_cost(e);
     add_cost(t, e->cost);
     t->count++;
     T.messages++;
+}
+
+/* id NUL text NUL in one block. */
+static char *raw_new(const char *id, const char *text, size_t len)
+{
+    size_t idlen = strlen(id);
+    char *raw = xmalloc(idlen + len + 2);
+    memcpy(raw, id, idlen + 1);
+    memcpy(raw + idlen + 1, text, len);
+    raw[idlen + 1 + len] = '\0';
+    return raw;
 }
 
 /* The newest first: edits and reactions mostly touch recent messages. */
@@ -230,7 +292,8 @@ static entry_t *find(const tail_t *t, const char *id)
 {
     for (size_t i = t->count; i-- > 0;) {
         entry_t *e = at(t, i);
-        if (str_is(json_object_get(e->msg, "id"), id))
+        const char *eid = entry_id(e);
+        if (eid && strcmp(eid, id) == 0)
             return e;
     }
     return NULL;
@@ -256,24 +319,33 @@ static size_t count_before(const tail_t *t, uint64_t before)
  * during a replay, the seq of the newest message the load returned (a
  * reaction that changes nothing on such a message is ambiguous); 0
  * otherwise. */
-static apply_t apply(tail_t *t, const char *type, json_t *p, uint64_t loaded_upto)
+static apply_t apply(tail_t *t, const change_t *ch, uint64_t loaded_upto)
 {
+    const char *type = ch->type;
+    json_t *p = ch->payload;
     if (strcmp(type, "message:new") == 0) {
-        json_int_t seq = json_integer_value(json_object_get(p, "seq"));
-        if (seq <= 0)
+        if (ch->seq == 0 || !ch->text)
             return APPLY_BROKEN;
-        if (t->count && (uint64_t)seq <= at(t, t->count - 1)->seq)
+        if (t->count && ch->seq <= at(t, t->count - 1)->seq)
             return APPLY_OK; /* the load saw it */
-        json_t *copy = json_deep_copy(p);
-        if (!copy)
+        if (ch->id) {
+            append(t, NULL, raw_new(ch->id, ch->text, ch->len), ch->len, ch->seq);
+            return APPLY_OK;
+        }
+        json_t *msg = json_loadb(ch->text, ch->len, 0, NULL);
+        if (!json_is_object(msg)) {
+            json_decref(msg);
             return APPLY_BROKEN;
-        append(t, copy, (uint64_t)seq);
+        }
+        append(t, msg, NULL, 0, ch->seq);
         return APPLY_OK;
     }
     const char *id = json_string_value(json_object_get(p, "id"));
     entry_t *e = id ? find(t, id) : NULL;
     if (!e)
         return APPLY_OK; /* older than the tail */
+    if (!entry_msg(e))
+        return APPLY_BROKEN;
     bool reaction = strcmp(type, "reaction:updated") == 0;
     apply_t r = APPLY_OK;
     if (strcmp(type, "message:updated") == 0) {
@@ -300,7 +372,7 @@ static apply_t apply(tail_t *t, const char *type, json_t *p, uint64_t loaded_upt
             r = APPLY_AMBIGUOUS;
     }
     sub_cost(t, e->cost);
-    e->cost = cost_of(e->msg);
+    e->cost = entry_cost(e);
     add_cost(t, e->cost);
     return r;
 }
@@ -325,6 +397,8 @@ static void pending_free(tail_t *t)
         pending_t *next = p->next;
         free(p->type);
         json_decref(p->payload);
+        free(p->id);
+        free(p->text);
         free(p);
         p = next;
     }
@@ -370,8 +444,10 @@ static void lru_push(tail_t *t)
 static void tail_destroy(tail_t *t)
 {
     if (t->detached) {
-        for (size_t i = 0; i < t->count; i++)
+        for (size_t i = 0; i < t->count; i++) {
             json_decref(at(t, i)->msg);
+            free(at(t, i)->raw);
+        }
     } else {
         clear(t);
     }
@@ -455,6 +531,17 @@ static bool answer_from(tail_t *t, uint64_t before, unsigned limit, chat_tail_pa
     if (k < limit && !t->complete)
         return false;
     size_t from = k > limit ? k - limit : 0;
+    for (size_t i = from; i < k; i++) {
+        entry_t *e = at(t, i);
+        if (!e->msg) {
+            sub_cost(t, e->cost);
+            json_t *m = entry_msg(e);
+            e->cost = entry_cost(e);
+            add_cost(t, e->cost);
+            if (!m)
+                return false;
+        }
+    }
     json_t *list = json_array();
     if (!list)
         return false;
@@ -514,13 +601,15 @@ static apply_t fill(tail_t *t, const store_message_t *msgs, size_t n, bool has_m
         json_t *m = store_message_to_json(&msgs[i]);
         if (!m)
             return APPLY_BROKEN;
-        append(t, m, msgs[i].seq);
+        append(t, m, NULL, 0, msgs[i].seq);
     }
     t->complete = !has_more;
     uint64_t upto = n ? msgs[n - 1].seq : 0;
     apply_t r = APPLY_OK;
-    for (pending_t *p = t->pending; p && r == APPLY_OK; p = p->next)
-        r = apply(t, p->type, p->payload, upto);
+    for (pending_t *p = t->pending; p && r == APPLY_OK; p = p->next) {
+        change_t ch = {p->type, p->payload, p->id, p->text, p->len, p->seq};
+        r = apply(t, &ch, upto);
+    }
     pending_free(t);
     return r;
 }
@@ -624,23 +713,33 @@ void chat__tail_free(chat_t *c)
 
 void chat__tail_event(chat_t *c, const store_event_t *ev)
 {
-    if (!T.bound || c != T.chat || !ev || ev->unchanged || !ev->type || !ev->payload ||
-        !ev->channel)
+    if (!T.bound || c != T.chat || !ev || ev->unchanged || !ev->type || !ev->channel)
+        return;
+    bool is_new = strcmp(ev->type, "message:new") == 0;
+    if (is_new ? !ev->payload_json : !ev->payload)
         return;
     if (strncmp(ev->type, "message:", 8) != 0 && strcmp(ev->type, "reaction:updated") != 0)
         return;
     tail_t *t = map_get(&T.tails, ev->channel, strlen(ev->channel));
     if (!t)
         return;
+    const char *id = is_new && ev->message ? ev->message->id : NULL;
     if (!t->ready) {
         pending_t *p = xcalloc(1, sizeof *p);
         p->type = xstrdup(ev->type);
         p->payload = json_incref(ev->payload);
+        if (is_new) {
+            p->id = id ? xstrdup(id) : NULL;
+            p->text = xmemdup(ev->payload_json, ev->payload_len);
+            p->len = ev->payload_len;
+        }
+        p->seq = ev->seq;
         *t->pending_end = p;
         t->pending_end = &p->next;
         return;
     }
-    if (apply(t, ev->type, ev->payload, 0) != APPLY_OK) {
+    change_t ch = {ev->type, ev->payload, id, ev->payload_json, ev->payload_len, ev->seq};
+    if (apply(t, &ch, 0) != APPLY_OK) {
         log_warn("history_tail", "channel %s: dropping its tail (%s not applied)", t->channel,
                  ev->type);
         tail_drop(t);

@@ -148,6 +148,34 @@ static int encode(sio_nsp_t *nsp, sio_type_t type, int has_id, uint64_t id, cons
     return SIO_OK;
 }
 
+/* encode() for arguments that are JSON text already (sio_broadcast_json,
+ * sio_ack_send_json): no tree, no dump, one copy into the message. */
+static int encode_json(sio_nsp_t *nsp, sio_type_t type, int has_id, uint64_t id,
+                       const char *event, const char *args_json, size_t args_len,
+                       uint64_t offset, encoded_t *out)
+{
+    sio_server_t *srv = nsp->srv;
+    char num[24];
+    char *p = num + sizeof num;
+    *--p = '\0';
+    for (uint64_t v = offset; v; v /= 10)
+        *--p = (char)('0' + v % 10);
+    buf_reset(&srv->enc);
+    sio_err_t err = sio_packet_encode_json(&srv->enc, type, nsp->name, nsp->name_len, has_id, id,
+                                           event, args_json, args_len, offset ? p : NULL);
+    if (err != SIO_OK) {
+        log_warn("sio_encode_failed", "cannot encode %s on %s: %s", sio_type_name(type), nsp->name,
+                 sio_strerror(err));
+        return err == SIO_ERR_TOO_BIG ? SIO_E_TOO_BIG : SIO_E_INVALID;
+    }
+    out->msgs[0] = eio_msg_new(0, srv->enc.data, srv->enc.len);
+    out->bytes = srv->enc.len;
+    out->nmsgs = 1;
+    if (srv->enc.cap > 65536)
+        buf_free(&srv->enc);
+    return SIO_OK;
+}
+
 static int send_encoded(sio_socket_t *s, const encoded_t *e)
 {
     sio__client_t *c = s->client;
@@ -233,6 +261,19 @@ int sio_emit_ack(sio_socket_t *s, const char *event, json_t *args, const sio_bin
     return SIO_OK;
 }
 
+/* Stores e for recovery (when on) and queues it on every socket the last
+ * sio__rooms_select picked; releases e. */
+static void fan_out(sio_nsp_t *nsp, const sio_target_t *t, encoded_t *e)
+{
+    if (nsp->srv->cfg.recovery)
+        sio__rec_store(nsp, t, e->msgs, e->nmsgs, e->bytes);
+    /* The scratch vector belongs to the namespace, and sends do not call
+     * back into the application, so it stays valid through the loop. */
+    for (size_t i = 0; i < nsp->scratch.n; i++)
+        send_encoded(nsp->scratch.v[i], e);
+    encoded_release(e);
+}
+
 int sio_broadcast(sio_nsp_t *nsp, const sio_target_t *t, const char *event, json_t *args,
                   const sio_bin_t *bins, size_t nbins)
 {
@@ -250,17 +291,34 @@ int sio_broadcast(sio_nsp_t *nsp, const sio_target_t *t, const char *event, json
                recovery ? sio__rec_peek_offset(nsp) : 0, &e);
     if (r != SIO_OK)
         return r;
-    if (recovery)
-        sio__rec_store(nsp, t, e.msgs, e.nmsgs, e.bytes);
-    /* The scratch vector belongs to the namespace, and sends do not call
-     * back into the application, so it stays valid through the loop. */
-    for (size_t i = 0; i < nsp->scratch.n; i++)
-        send_encoded(nsp->scratch.v[i], &e);
-    encoded_release(&e);
+    fan_out(nsp, t, &e);
     return SIO_OK;
 }
 
-int sio_ack_send(sio_ack_t *ack, json_t *args, const sio_bin_t *bins, size_t nbins)
+int sio_broadcast_json(sio_nsp_t *nsp, const sio_target_t *t, const char *event,
+                       const char *args_json, size_t args_len)
+{
+    if (!event)
+        return SIO_E_INVALID;
+    int r = check_args(event, NULL, NULL, 0);
+    if (r != SIO_OK)
+        return r;
+    int recovery = nsp->srv->cfg.recovery;
+    sio__rooms_select(&nsp->rooms, nsp->first, t, &nsp->scratch);
+    if (nsp->scratch.n == 0 && !recovery)
+        return SIO_OK;
+    encoded_t e = {0};
+    r = encode_json(nsp, SIO_EVENT, 0, 0, event, args_json, args_len,
+                    recovery ? sio__rec_peek_offset(nsp) : 0, &e);
+    if (r != SIO_OK)
+        return r;
+    fan_out(nsp, t, &e);
+    return SIO_OK;
+}
+
+/* Sends an ACK for ack: from a tree (args) or from JSON text (args_json). */
+static int ack_send(sio_ack_t *ack, json_t *args, const sio_bin_t *bins, size_t nbins,
+                    const char *args_json, size_t args_len)
 {
     if (ack->answered)
         return SIO_E_ANSWERED;
@@ -273,7 +331,8 @@ int sio_ack_send(sio_ack_t *ack, json_t *args, const sio_bin_t *bins, size_t nbi
         r = SIO_E_CLOSED;
     } else {
         encoded_t e = {0};
-        r = encode(s->nsp, SIO_ACK, 1, ack->id, NULL, args, bins, nbins, 0, &e);
+        r = args_json ? encode_json(s->nsp, SIO_ACK, 1, ack->id, NULL, args_json, args_len, 0, &e)
+                      : encode(s->nsp, SIO_ACK, 1, ack->id, NULL, args, bins, nbins, 0, &e);
         if (r == SIO_OK) {
             r = send_encoded(s, &e);
             encoded_release(&e);
@@ -284,4 +343,16 @@ int sio_ack_send(sio_ack_t *ack, json_t *args, const sio_bin_t *bins, size_t nbi
     }
     sio_ack_release(ack);
     return r;
+}
+
+int sio_ack_send(sio_ack_t *ack, json_t *args, const sio_bin_t *bins, size_t nbins)
+{
+    return ack_send(ack, args, bins, nbins, NULL, 0);
+}
+
+int sio_ack_send_json(sio_ack_t *ack, const char *args_json, size_t args_len)
+{
+    if (!args_json)
+        return SIO_E_INVALID;
+    return ack_send(ack, NULL, NULL, 0, args_json, args_len);
 }

@@ -140,6 +140,31 @@ void sio_packet_free(sio_packet_t *p);
  * the payload-shape errors, BAD_PLACEHOLDER, UNUSED_ATTACHMENT, TOO_BIG. */
 sio_err_t sio_packet_encode(buf_t *out, const sio_packet_t *p);
 
+/* The payload reader's fast path, for the common JSON shapes: objects,
+ * arrays, strings (escapes included), integers of up to 18 digits, true,
+ * false, null; one value, blanks around it. Returns what
+ * json_loadb(JSON_DECODE_ANY | JSON_ALLOW_NUL) returns for the same input
+ * (the same tree, keys in the same order), or NULL when it declines: then
+ * json_loadb decides, errors included. A new reference. (Exposed for the
+ * tests that hold it to jansson.) */
+json_t *sio_packet_json_fast(const char *s, size_t len);
+
+/* Appends the text form of an EVENT or ACK whose arguments are JSON text
+ * already: [event, ...the elements of args_json, "extra"] for an EVENT
+ * (event required), [...elements, "extra"] for an ACK (event NULL, has_id
+ * required). args_json is one JSON array ("[]" for none) that the caller
+ * made and vouches for: it is copied as it is, never parsed, so it must be
+ * valid compact JSON without binary placeholders. extra, if not NULL, is a
+ * last string argument (the recovery offset); the event name and extra are
+ * escaped here. The namespace and id are written as sio_packet_encode
+ * writes them. On error out is left as it was. Errors: BAD_TYPE (not
+ * EVENT/ACK), BAD_NSP, ID_OVERFLOW, MISSING_ID, EVENT_NAME (an EVENT
+ * without event, an ACK with one), NOT_ARRAY (args_json does not start
+ * with '[' and end with ']'), TOO_BIG. */
+sio_err_t sio_packet_encode_json(buf_t *out, sio_type_t type, const char *nsp, size_t nsp_len,
+                                 bool has_id, uint64_t id, const char *event,
+                                 const char *args_json, size_t args_len, const char *extra);
+
 /* The attachments to send, in order, each as one binary Engine.IO message
  * right after the encoded text packet. Returns the count; *bins borrowed. */
 size_t sio_packet_attachments(const sio_packet_t *p, refbuf_t *const **bins);

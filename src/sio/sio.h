@@ -296,6 +296,15 @@ typedef struct {
 int sio_broadcast(sio_nsp_t *nsp, const sio_target_t *t, const char *event, json_t *args,
                   const sio_bin_t *bins, size_t nbins);
 
+/* sio_broadcast for arguments that are JSON text already, for a caller
+ * that holds the encoded value (the chat domain has each message's JSON
+ * from the store): args_json is one JSON array, e.g. "[{...}]", copied
+ * into the packet as it is. It is trusted, not parsed: it must be valid
+ * compact JSON with no binary placeholders. Returns SIO_OK, SIO_E_INVALID
+ * (no event, a reserved one, args_json not "[...]"), SIO_E_TOO_BIG. */
+int sio_broadcast_json(sio_nsp_t *nsp, const sio_target_t *t, const char *event,
+                       const char *args_json, size_t args_len);
+
 /* ---- Acks to client events -------------------------------------------- */
 
 /* Answers the client's ack with args (borrowed; NULL = no arguments) and
@@ -303,6 +312,10 @@ int sio_broadcast(sio_nsp_t *nsp, const sio_target_t *t, const char *event, json
  * SIO_E_ANSWERED if it was answered already, SIO_E_CLOSED if the socket is
  * gone, SIO_E_INVALID for bad args. */
 int sio_ack_send(sio_ack_t *ack, json_t *args, const sio_bin_t *bins, size_t nbins);
+/* sio_ack_send with the arguments as JSON text, trusted as for
+ * sio_broadcast_json (one JSON array, no placeholders, not parsed). Same
+ * results; SIO_E_INVALID also for args_json NULL or not "[...]". */
+int sio_ack_send_json(sio_ack_t *ack, const char *args_json, size_t args_len);
 /* Keeps the handle past the event handler; it must then be answered
  * (sio_ack_send) or released (sio_ack_release). Returns ack. */
 sio_ack_t *sio_ack_retain(sio_ack_t *ack);

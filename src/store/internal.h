@@ -144,6 +144,14 @@ json_t *store__payload_updated(const char *channel, const char *id, uint64_t seq
 json_t *store__payload_deleted(const char *channel, const char *id, uint64_t seq);
 json_t *store__payload_reaction(const char *channel, const char *id, uint64_t seq,
                                 const char *emoji, const char *user, bool add);
+/* Appends the compact JSON text of store_message_to_json(m) to out: the
+ * same object, written straight from the struct (no tree; on the writer's
+ * hot path the tree and its frees showed). The strings must be valid UTF-8
+ * (the store checks them on the way in). redacted: the form a message:new
+ * payload takes once its message is deleted — text "", no editedAt, empty
+ * reactions, and "deleted":true after them. Returns false when out's cap
+ * was reached (out then holds a partial text). */
+bool store__message_write(buf_t *out, const store_message_t *m, bool redacted);
 /* Fills ev (type, seq, channel) with payload (a reference the request takes
  * over) and its compact text, made in scratch (a buffer the caller reuses;
  * its cap bounds the text). Returns STORE_E_INVALID if payload is NULL (a

@@ -193,7 +193,7 @@ static void emit(writer_t *w, const void *p, size_t n)
 
 static void write_string(writer_t *w, const char *s, size_t n)
 {
-    static const char hex[] = "0123456789abcdef";
+    static const char hex[] = "0123456789ABCDEF"; /* as jansson writes them */
     emit(w, "\"", 1);
     size_t run = 0;
     for (size_t i = 0; i < n; i++) {
@@ -208,6 +208,12 @@ static void write_string(writer_t *w, const char *s, size_t n)
         case '\\':
             esc[1] = (char)c;
             emit(w, esc, 2);
+            break;
+        case '\b':
+            emit(w, "\\b", 2);
+            break;
+        case '\f':
+            emit(w, "\\f", 2);
             break;
         case '\n':
             emit(w, "\\n", 2);
@@ -276,6 +282,141 @@ static void write_value(writer_t *w, const json_t *v)
         emit(w, "null", 4);
         break;
     }
+}
+
+/* ---- Message text, straight from the struct ----------------------------
+ *
+ * A message with no reactions (every send) is written with plain pointer
+ * stores into a stack block whose size bounds the output (a character
+ * escapes to at most 6), then appended once; anything else goes through
+ * write_value above. */
+
+#define FAST_MAX 4096
+
+static char *put_bytes(char *p, const char *s, size_t n)
+{
+    memcpy(p, s, n);
+    return p + n;
+}
+
+#define PUT(p, lit) put_bytes(p, lit, sizeof lit - 1)
+
+static char *put_string(char *p, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF"; /* as jansson writes them */
+    *p++ = '"';
+    for (;;) {
+        const char *run = s;
+        while ((unsigned char)*s >= 0x20 && *s != '"' && *s != '\\')
+            s++;
+        p = put_bytes(p, run, (size_t)(s - run));
+        unsigned char c = (unsigned char)*s;
+        if (!c)
+            break;
+        s++;
+        *p++ = '\\';
+        switch (c) {
+        case '"':
+        case '\\':
+            *p++ = (char)c;
+            break;
+        case '\b':
+            *p++ = 'b';
+            break;
+        case '\f':
+            *p++ = 'f';
+            break;
+        case '\n':
+            *p++ = 'n';
+            break;
+        case '\r':
+            *p++ = 'r';
+            break;
+        case '\t':
+            *p++ = 't';
+            break;
+        default:
+            p = PUT(p, "u00");
+            *p++ = hex[c >> 4];
+            *p++ = hex[c & 15];
+        }
+    }
+    *p++ = '"';
+    return p;
+}
+
+static char *put_int(char *p, int64_t v)
+{
+    char num[24];
+    char *q = num + sizeof num;
+    uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+    do {
+        *--q = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--q = '-';
+    return put_bytes(p, q, (size_t)(num + sizeof num - q));
+}
+
+static size_t len0(const char *s)
+{
+    return s ? strlen(s) : 0;
+}
+
+bool store__message_write(buf_t *out, const store_message_t *m, bool redacted)
+{
+    const char *name = m->author_name ? m->author_name : m->author;
+    const char *text = redacted ? "" : m->text;
+    bool reactions = m->reactions && !redacted && json_object_size(m->reactions) > 0;
+    size_t bound = 200 + 6 * (len0(m->id) + len0(m->channel) + len0(m->author) + len0(name) +
+                              len0(text) + len0(m->client_id) + len0(m->reply_to));
+    char stack[FAST_MAX];
+    char *big = NULL;
+    char *start = bound <= sizeof stack ? stack : (big = xmalloc(bound));
+    char *p = PUT(start, "{\"id\":");
+    p = put_string(p, m->id);
+    p = PUT(p, ",\"channel\":");
+    p = put_string(p, m->channel);
+    p = PUT(p, ",\"seq\":");
+    p = put_int(p, (int64_t)m->seq);
+    p = PUT(p, ",\"ts\":");
+    p = put_int(p, m->ts);
+    p = PUT(p, ",\"author\":{\"id\":");
+    p = put_string(p, m->author);
+    p = PUT(p, ",\"name\":");
+    p = put_string(p, name);
+    p = PUT(p, "},\"text\":");
+    p = put_string(p, text);
+    if (m->client_id) {
+        p = PUT(p, ",\"clientId\":");
+        p = put_string(p, m->client_id);
+    }
+    if (m->reply_to) {
+        p = PUT(p, ",\"replyTo\":");
+        p = put_string(p, m->reply_to);
+    }
+    if (m->edited_at && !redacted) {
+        p = PUT(p, ",\"editedAt\":");
+        p = put_int(p, m->edited_at);
+    }
+    if (m->deleted && !redacted)
+        p = PUT(p, ",\"deleted\":true");
+    p = PUT(p, ",\"reactions\":");
+    writer_t w = {out, false};
+    if (reactions) {
+        emit(&w, start, (size_t)(p - start));
+        write_value(&w, m->reactions);
+        p = start;
+    } else {
+        p = PUT(p, "{}");
+    }
+    if (redacted)
+        p = PUT(p, ",\"deleted\":true");
+    *p++ = '}';
+    emit(&w, start, (size_t)(p - start));
+    free(big);
+    return !w.full;
 }
 
 store_err_t store__event_fill(store__req_t *r, store_event_t *ev, const char *type,

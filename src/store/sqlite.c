@@ -13,6 +13,7 @@
 #include "store/sqlite.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,12 +25,22 @@
 
 /* ---- Statements -------------------------------------------------------- */
 
+/* A channel's seq: that of its last event, a message (messages) or any
+ * other (events); two index look-ups. (channels.seq is no longer kept up
+ * to date: writing it back at every commit cost an UPDATE per channel.) */
+#define SEQ_OF(ch)                                                                                 \
+    "max(coalesce((SELECT max(seq) FROM messages WHERE channel = " ch "), 0), "                     \
+    "coalesce((SELECT max(seq) FROM events WHERE channel = " ch "), 0))"
 #define CHANNEL_COLS                                                                               \
-    "c.id, c.name, c.kind, c.topic, c.created_by, c.created_at, c.seq, "                           \
+    "c.id, c.name, c.kind, c.topic, c.created_by, c.created_at, " SEQ_OF("c.id") ", "             \
     "(SELECT count(*) FROM members x WHERE x.channel = c.id)"
 #define MESSAGE_COLS                                                                               \
     "m.channel, m.seq, m.id, m.author, u.name, m.text, m.client_id, m.reply_to, m.ts, "            \
     "m.edited_at, m.deleted"
+/* What a message:new payload is made of (read_new). */
+#define NEW_COLS                                                                                   \
+    "m.channel, m.seq, m.id, m.author, coalesce(m.author_name, m.author), m.text, m.client_id, "   \
+    "m.reply_to, m.ts, m.deleted, m.new_payload"
 #define UNREAD_EXPR                                                                                \
     "(SELECT count(*) FROM messages z WHERE z.channel = mb.channel AND z.seq > mb.last_read "      \
     "AND z.author <> mb.user AND z.deleted = 0)"
@@ -45,7 +56,7 @@ typedef enum {
     Q_CHAN_INSERT,
     Q_CHAN_GET,
     Q_CHAN_SEQ,
-    Q_CHAN_SET_SEQ,
+    Q_DATA_VERSION,
     Q_MEMBER_GET,
     Q_MEMBER_INSERT,
     Q_MEMBER_DELETE,
@@ -61,6 +72,9 @@ typedef enum {
     Q_MSG_EDIT,
     Q_MSG_DELETE,
     Q_MSG_MAX_ID,
+    Q_MSG_ORIGINAL,
+    Q_MSG_NEW_PAYLOAD,
+    Q_MSG_SET_NEW_PAYLOAD,
     Q_REACTIONS,
     Q_REACT_ADD,
     Q_REACT_DEL,
@@ -76,6 +90,7 @@ typedef enum {
     Q_NOTIF_LIST,
     Q_HISTORY,
     Q_SYNC,
+    Q_SYNC_NEW,
     Q_UNREAD,
     Q_USER_CHANNELS,
     Q_PUBLIC,
@@ -93,8 +108,8 @@ static const char *const sql[Q_COUNT] = {
     [Q_CHAN_INSERT] = "INSERT INTO channels (id, name, kind, topic, created_by, created_at, seq) "
                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)",
     [Q_CHAN_GET] = "SELECT " CHANNEL_COLS " FROM channels c WHERE c.id = ?1",
-    [Q_CHAN_SEQ] = "SELECT seq FROM channels WHERE id = ?1",
-    [Q_CHAN_SET_SEQ] = "UPDATE channels SET seq = ?2 WHERE id = ?1",
+    [Q_CHAN_SEQ] = "SELECT " SEQ_OF("c.id") " FROM channels c WHERE c.id = ?1",
+    [Q_DATA_VERSION] = "PRAGMA data_version",
     [Q_MEMBER_GET] = "SELECT role, last_read, joined_at FROM members "
                      "WHERE channel = ?1 AND user = ?2",
     [Q_MEMBER_INSERT] = "INSERT INTO members (channel, user, role, last_read, joined_at) "
@@ -112,18 +127,23 @@ static const char *const sql[Q_COUNT] = {
                   "WHERE m.id = ?1",
     [Q_MSG_BRIEF] = "SELECT author, deleted, seq FROM messages WHERE id = ?1 AND channel = ?2",
     [Q_MSG_INSERT] = "INSERT INTO messages "
-                     "(channel, seq, id, author, text, client_id, reply_to, ts, deleted) "
-                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0)",
+                     "(channel, seq, id, author, text, client_id, reply_to, ts, deleted, "
+                     "author_name) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9)",
     [Q_MSG_EDIT] = "UPDATE messages SET text = ?2, edited_at = ?3 WHERE id = ?1",
     [Q_MSG_DELETE] = "UPDATE messages SET text = '', deleted = 1 WHERE id = ?1",
     [Q_MSG_MAX_ID] = "SELECT max(id) FROM messages",
+    /* A message's message:new payload is its row (NEW_COLS) until an edit
+     * replaces the text: then it is written out to new_payload first. */
+    [Q_MSG_ORIGINAL] = "SELECT " NEW_COLS " FROM messages m WHERE m.id = ?1",
+    [Q_MSG_NEW_PAYLOAD] = "SELECT new_payload FROM messages WHERE id = ?1",
+    [Q_MSG_SET_NEW_PAYLOAD] = "UPDATE messages SET new_payload = ?2 WHERE id = ?1",
     [Q_REACTIONS] = "SELECT emoji, user FROM reactions WHERE message = ?1 ORDER BY id",
     [Q_REACT_ADD] = "INSERT INTO reactions (message, emoji, user, created_at) "
                     "VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
     [Q_REACT_DEL] = "DELETE FROM reactions WHERE message = ?1 AND emoji = ?2 AND user = ?3",
     [Q_REACT_CLEAR] = "DELETE FROM reactions WHERE message = ?1",
-    [Q_READ_GET] = "SELECT mb.last_read, c.seq FROM members mb JOIN channels c "
-                   "ON c.id = mb.channel WHERE mb.channel = ?1 AND mb.user = ?2",
+    [Q_READ_GET] = "SELECT mb.last_read, " SEQ_OF("mb.channel") " FROM members mb "
+                   "WHERE mb.channel = ?1 AND mb.user = ?2",
     [Q_READ_SET] = "UPDATE members SET last_read = ?3 WHERE channel = ?1 AND user = ?2",
     [Q_INVITE_INSERT] = "INSERT INTO invites (code, channel, created_by, created_at) "
                         "VALUES (?1, ?2, ?3, ?4)",
@@ -143,6 +163,8 @@ static const char *const sql[Q_COUNT] = {
                   "WHERE m.channel = ?1 AND m.seq < ?2 ORDER BY m.seq DESC LIMIT ?3",
     [Q_SYNC] = "SELECT seq, type, payload FROM events WHERE channel = ?1 AND seq > ?2 "
                "ORDER BY seq LIMIT ?3",
+    [Q_SYNC_NEW] = "SELECT " NEW_COLS " FROM messages m WHERE m.channel = ?1 AND m.seq > ?2 "
+                   "ORDER BY m.seq LIMIT ?3",
     [Q_UNREAD] = "SELECT " UNREAD_EXPR " FROM members mb WHERE mb.channel = ?1 AND mb.user = ?2",
     [Q_USER_CHANNELS] = "SELECT " CHANNEL_COLS ", mb.role, mb.last_read, " UNREAD_EXPR
                         " FROM members mb JOIN channels c ON c.id = mb.channel "
@@ -150,12 +172,10 @@ static const char *const sql[Q_COUNT] = {
     [Q_PUBLIC] = "SELECT " CHANNEL_COLS " FROM channels c WHERE c.kind = 'public' ORDER BY c.id",
 };
 
-/* A channel's seq as the open write transaction sees it. */
+/* A channel's seq as the writer last left it. */
 typedef struct seq_entry {
     struct seq_entry *next;
-    const char *channel; /* the map's copy of the key */
     uint64_t seq;
-    bool dirty;
 } seq_entry_t;
 
 typedef struct checkpointer checkpointer_t;
@@ -166,13 +186,22 @@ typedef struct {
     bool writer;
     uint64_t last_id; /* writer: the largest message id number handed out */
     int64_t now;      /* writer: the clock for the request being run */
-    /* writer: seqs taken in the open transaction, written back to channels
-     * once per channel just before COMMIT, forgotten at its end. */
+    /* writer: each channel's seq, read once and then kept from transaction
+     * to transaction; forgotten on rollback and when another connection
+     * has written to the file meanwhile (data_version moved). */
     map_t seqs;
     seq_entry_t *seq_list;
+    int64_t data_version;
     checkpointer_t *ckpt; /* writer: the WAL checkpoint thread */
-    buf_t scratch;        /* writer: payload text */
+    buf_t scratch;        /* payload text */
+    /* writer: user id -> name (malloc'd), as this connection last read or
+     * wrote it; a send needs its author's name. Forgotten on rollback and
+     * when it grows past NAMES_MAX. (A rename by another process on the
+     * same file is not seen: one server owns a database.) */
+    map_t names;
 } conn_t;
+
+#define NAMES_MAX 4096
 
 static sqlite3_stmt *stmt(conn_t *c, query_t q)
 {
@@ -332,8 +361,31 @@ static store_err_t load_message(conn_t *c, store__req_t *r, const char *id, cons
 
 /* ---- Writes ------------------------------------------------------------ */
 
+static int free_name(const char *key, size_t klen, void *name, void *arg)
+{
+    free(name);
+    return 0;
+}
+
+static void names_forget(conn_t *c)
+{
+    map_each(&c->names, free_name, NULL);
+    map_free(&c->names);
+}
+
+static void names_drop(conn_t *c, const char *user)
+{
+    free(map_del(&c->names, user, strlen(user)));
+}
+
 static store_err_t user_name(conn_t *c, store__req_t *r, const char *user, const char **name)
 {
+    size_t len = strlen(user);
+    const char *known = map_get(&c->names, user, len);
+    if (known) {
+        *name = store__arena_strdup(&r->out_arena, known);
+        return STORE_OK;
+    }
     sqlite3_stmt *st = stmt(c, Q_USER_GET);
     if (!st)
         return STORE_E_IO;
@@ -343,6 +395,9 @@ static store_err_t user_name(conn_t *c, store__req_t *r, const char *user, const
         return e;
     *name = col_str(&r->out_arena, st, 0);
     sqlite3_reset(st);
+    if (map_count(&c->names) >= NAMES_MAX)
+        names_forget(c);
+    map_put(&c->names, user, len, xstrdup(*name));
     return STORE_OK;
 }
 
@@ -364,7 +419,6 @@ static store_err_t seq_entry(conn_t *c, const char *channel, seq_entry_t **out)
         e->seq = col_u64(st, 0);
         sqlite3_reset(st);
         map_put(&c->seqs, channel, len, e);
-        e->channel = xstrndup(channel, len); /* for the flush */
         e->next = c->seq_list;
         c->seq_list = e;
     }
@@ -374,7 +428,8 @@ static store_err_t seq_entry(conn_t *c, const char *channel, seq_entry_t **out)
 
 /* Takes the channel's next seq inside the write transaction: the last
  * one + 1. A rollback forgets it with everything else, so seqs have no
- * gaps and never repeat; the value reaches the channels row at commit. */
+ * gaps and never repeat; the event row written with it is what later
+ * reads derive the seq from. */
 static store_err_t next_seq(conn_t *c, const char *channel, uint64_t *seq)
 {
     seq_entry_t *e;
@@ -382,7 +437,6 @@ static store_err_t next_seq(conn_t *c, const char *channel, uint64_t *seq)
     if (err)
         return err;
     *seq = ++e->seq;
-    e->dirty = true;
     return STORE_OK;
 }
 
@@ -391,27 +445,9 @@ static void seqs_forget(conn_t *c)
     while (c->seq_list) {
         seq_entry_t *e = c->seq_list;
         c->seq_list = e->next;
-        free((char *)e->channel);
         free(e);
     }
     map_free(&c->seqs);
-}
-
-static store_err_t seqs_flush(conn_t *c)
-{
-    for (seq_entry_t *e = c->seq_list; e; e = e->next) {
-        if (!e->dirty)
-            continue;
-        sqlite3_stmt *st = stmt(c, Q_CHAN_SET_SEQ);
-        if (!st)
-            return STORE_E_IO;
-        bt(st, 1, e->channel);
-        bi(st, 2, (int64_t)e->seq);
-        store_err_t err = exec(c, st);
-        if (err)
-            return err;
-    }
-    return STORE_OK;
 }
 
 /* Fills ev with the payload and stores it as the channel's event seq. */
@@ -459,6 +495,7 @@ static store_err_t w_user_upsert(conn_t *c, store__req_t *r, bool *dirty)
         if (!r->in.name || strcmp(r->in.name, u->name) == 0)
             return STORE_OK;
         u->name = r->in.name;
+        names_drop(c, r->in.id);
         st = stmt(c, Q_USER_RENAME);
         if (!st)
             return STORE_E_IO;
@@ -690,27 +727,34 @@ static store_err_t message_brief(conn_t *c, store__req_t *r, const char *id, con
     return STORE_OK;
 }
 
+/* The message (author, client_id) names, if any: a retry. */
+static store_err_t find_duplicate(conn_t *c, store__req_t *r)
+{
+    sqlite3_stmt *st = stmt(c, Q_MSG_BY_CLIENT);
+    if (!st)
+        return STORE_E_IO;
+    bt(st, 1, r->in.user);
+    bt(st, 2, r->in.client_id);
+    store_err_t e = row(c, st);
+    if (e)
+        return e;
+    const char *id = col_str(&r->out_arena, st, 0);
+    sqlite3_reset(st);
+    r->out.flag = true; /* duplicate */
+    return load_message(c, r, id, NULL, &r->out.message);
+}
+
+/* A message is one row: its message:new event is that row (channel:sync
+ * makes the payload from it), so a send writes no events row. The
+ * idempotency key is checked by the insert itself (the unique index on
+ * (author, client_id)): a retry is the rare case, and a look-up first would
+ * search the same index on every send. */
 static store_err_t w_message_insert(conn_t *c, store__req_t *r, bool *dirty)
 {
     store_message_t *m = &r->out.message;
+    memset(m, 0, sizeof *m);
     store_err_t e;
     sqlite3_stmt *st;
-    if (r->in.client_id) {
-        if (!(st = stmt(c, Q_MSG_BY_CLIENT)))
-            return STORE_E_IO;
-        bt(st, 1, r->in.user);
-        bt(st, 2, r->in.client_id);
-        e = row(c, st);
-        if (e == STORE_OK) {
-            const char *id = col_str(&r->out_arena, st, 0);
-            sqlite3_reset(st);
-            r->out.flag = true; /* duplicate */
-            return load_message(c, r, id, NULL, m);
-        }
-        if (e != STORE_E_NOT_FOUND)
-            return e;
-    }
-    memset(m, 0, sizeof *m);
     if ((e = user_name(c, r, r->in.user, &m->author_name)) != STORE_OK)
         return e;
     if (r->in.reply_to) {
@@ -718,13 +762,15 @@ static store_err_t w_message_insert(conn_t *c, store__req_t *r, bool *dirty)
         uint64_t rseq;
         e = message_brief(c, r, r->in.reply_to, r->in.channel, &m->reply_to_author, &deleted,
                           &rseq);
+        if (e == STORE_E_NOT_FOUND && r->in.client_id && find_duplicate(c, r) == STORE_OK)
+            return STORE_OK;
         if (e)
             return e == STORE_E_NOT_FOUND ? STORE_E_INVALID : e;
     }
-    uint64_t seq;
-    if ((e = next_seq(c, r->in.channel, &seq)) != STORE_OK)
+    seq_entry_t *se;
+    if ((e = seq_entry(c, r->in.channel, &se)) != STORE_OK)
         return e;
-    *dirty = true;
+    uint64_t seq = se->seq + 1;
     char *id = store__arena_alloc(&r->out_arena, STORE__ID_LEN + 1);
     new_message_id(c, id);
     m->id = id;
@@ -735,8 +781,6 @@ static store_err_t w_message_insert(conn_t *c, store__req_t *r, bool *dirty)
     m->text = r->in.text;
     m->client_id = r->in.client_id;
     m->reply_to = r->in.reply_to;
-    m->reactions = json_object();
-    store__req_own(r, m->reactions, NULL);
 
     if (!(st = stmt(c, Q_MSG_INSERT)))
         return STORE_E_IO;
@@ -748,11 +792,72 @@ static store_err_t w_message_insert(conn_t *c, store__req_t *r, bool *dirty)
     bt(st, 6, m->client_id);
     bt(st, 7, m->reply_to);
     bi(st, 8, m->ts);
-    if ((e = exec(c, st)) != STORE_OK)
+    bt(st, 9, m->author_name);
+    e = exec(c, st);
+    if (e == STORE_E_CONFLICT && r->in.client_id) {
+        /* The failed statement changed nothing; the seq was not taken. */
+        e = find_duplicate(c, r);
+        return e == STORE_E_NOT_FOUND ? STORE_E_CONFLICT : e;
+    }
+    if (e)
         return e;
+    se->seq = seq;
+    *dirty = true;
+
+    buf_reset(&c->scratch);
+    if (!store__message_write(&c->scratch, m, false))
+        return STORE_E_INVALID;
     store_event_t *ev = one_event(r, m->channel);
     ev->message = m;
-    return append_event(c, r, ev, "message:new", m->channel, seq, m->id, store_message_to_json(m));
+    ev->seq = seq;
+    ev->type = "message:new";
+    ev->payload_json = store__arena_strndup(&r->out_arena, c->scratch.data, c->scratch.len);
+    ev->payload_len = c->scratch.len;
+    return STORE_OK;
+}
+
+/* The message as its NEW_COLS row gives it (strings borrowed from st). */
+static const char *read_new(sqlite3_stmt *st, store_message_t *m)
+{
+    memset(m, 0, sizeof *m);
+    m->channel = (const char *)sqlite3_column_text(st, 0);
+    m->seq = col_u64(st, 1);
+    m->id = (const char *)sqlite3_column_text(st, 2);
+    m->author = (const char *)sqlite3_column_text(st, 3);
+    m->author_name = (const char *)sqlite3_column_text(st, 4);
+    m->text = (const char *)sqlite3_column_text(st, 5);
+    m->client_id = (const char *)sqlite3_column_text(st, 6);
+    m->reply_to = (const char *)sqlite3_column_text(st, 7);
+    m->ts = sqlite3_column_int64(st, 8);
+    m->deleted = sqlite3_column_int(st, 9) != 0;
+    return (const char *)sqlite3_column_text(st, 10);
+}
+
+/* Before the first edit replaces a message's text, its message:new
+ * payload (until then derived from the row) is written out. */
+static store_err_t keep_original(conn_t *c, const char *id)
+{
+    sqlite3_stmt *st = stmt(c, Q_MSG_ORIGINAL);
+    if (!st)
+        return STORE_E_IO;
+    bt(st, 1, id);
+    store_err_t e = row(c, st);
+    if (e)
+        return e;
+    store_message_t m;
+    bool stored = read_new(st, &m) != NULL;
+    buf_reset(&c->scratch);
+    bool ok = stored || store__message_write(&c->scratch, &m, false);
+    sqlite3_reset(st);
+    if (stored)
+        return STORE_OK;
+    if (!ok)
+        return STORE_E_INVALID;
+    if (!(st = stmt(c, Q_MSG_SET_NEW_PAYLOAD)))
+        return STORE_E_IO;
+    bt(st, 1, id);
+    sqlite3_bind_text(st, 2, c->scratch.data, (int)c->scratch.len, SQLITE_STATIC);
+    return exec(c, st);
 }
 
 static store_err_t w_message_edit(conn_t *c, store__req_t *r, bool *dirty)
@@ -770,6 +875,8 @@ static store_err_t w_message_edit(conn_t *c, store__req_t *r, bool *dirty)
     if ((e = next_seq(c, r->in.channel, &seq)) != STORE_OK)
         return e;
     *dirty = true;
+    if ((e = keep_original(c, r->in.id)) != STORE_OK)
+        return e;
     sqlite3_stmt *st = stmt(c, Q_MSG_EDIT);
     if (!st)
         return STORE_E_IO;
@@ -787,8 +894,28 @@ static store_err_t w_message_edit(conn_t *c, store__req_t *r, bool *dirty)
     return load_message(c, r, r->in.id, NULL, &r->out.message);
 }
 
-/* Blanks the text of one stored event of a deleted message. */
-static store_err_t redact_event(conn_t *c, const char *channel, uint64_t seq, bool is_new)
+/* text (a stored payload) with its words blanked: a malloc'd string, NULL
+ * when it is not an object (left as it is then). is_new: a message:new
+ * payload, whose reactions go too. */
+static char *redacted(const char *text, size_t len, bool is_new)
+{
+    json_t *p = json_loadb(text, len, 0, NULL);
+    if (!json_is_object(p)) {
+        json_decref(p);
+        return NULL;
+    }
+    json_object_set_new(p, "text", json_string(""));
+    json_object_set_new(p, "deleted", json_true());
+    if (is_new)
+        json_object_set_new(p, "reactions", json_object());
+    char *out = json_dumps(p, JSON_COMPACT);
+    json_decref(p);
+    return out;
+}
+
+/* Blanks the text of one stored message:updated event of a deleted
+ * message. */
+static store_err_t redact_event(conn_t *c, const char *channel, uint64_t seq)
 {
     sqlite3_stmt *st = stmt(c, Q_EVENT_PAYLOAD);
     if (!st)
@@ -798,20 +925,11 @@ static store_err_t redact_event(conn_t *c, const char *channel, uint64_t seq, bo
     store_err_t e = row(c, st);
     if (e)
         return e == STORE_E_NOT_FOUND ? STORE_OK : e;
-    json_t *p = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+    char *text = redacted((const char *)sqlite3_column_text(st, 0),
+                          (size_t)sqlite3_column_bytes(st, 0), false);
     sqlite3_reset(st);
-    if (!json_is_object(p)) {
-        json_decref(p);
-        return STORE_OK;
-    }
-    json_object_set_new(p, "text", json_string(""));
-    json_object_set_new(p, "deleted", json_true());
-    if (is_new)
-        json_object_set_new(p, "reactions", json_object());
-    char *text = json_dumps(p, JSON_COMPACT);
-    json_decref(p);
     if (!text)
-        return STORE_E_IO;
+        return STORE_OK;
     if ((st = stmt(c, Q_EVENT_SET_PAYLOAD))) {
         bt(st, 1, channel);
         bi(st, 2, (int64_t)seq);
@@ -824,9 +942,36 @@ static store_err_t redact_event(conn_t *c, const char *channel, uint64_t seq, bo
     return e;
 }
 
-static store_err_t redact_message_events(conn_t *c, store__req_t *r, uint64_t mseq)
+/* Blanks a deleted message's message:new payload where it is stored; a
+ * payload derived from the row is blanked by the row's own delete. */
+static store_err_t redact_new(conn_t *c, const char *id)
 {
-    store_err_t e = redact_event(c, r->in.channel, mseq, true);
+    sqlite3_stmt *st = stmt(c, Q_MSG_NEW_PAYLOAD);
+    if (!st)
+        return STORE_E_IO;
+    bt(st, 1, id);
+    store_err_t e = row(c, st);
+    if (e)
+        return e == STORE_E_NOT_FOUND ? STORE_OK : e;
+    const char *stored = (const char *)sqlite3_column_text(st, 0);
+    char *text = stored ? redacted(stored, (size_t)sqlite3_column_bytes(st, 0), true) : NULL;
+    sqlite3_reset(st);
+    if (!text)
+        return STORE_OK;
+    if ((st = stmt(c, Q_MSG_SET_NEW_PAYLOAD))) {
+        bt(st, 1, id);
+        bt(st, 2, text);
+        e = exec(c, st);
+    } else {
+        e = STORE_E_IO;
+    }
+    free(text);
+    return e;
+}
+
+static store_err_t redact_message_events(conn_t *c, store__req_t *r)
+{
+    store_err_t e = redact_new(c, r->in.id);
     if (e)
         return e;
     /* Collect first, then update: no writes under an open SELECT. */
@@ -848,7 +993,7 @@ static store_err_t redact_message_events(conn_t *c, store__req_t *r, uint64_t ms
     e = rc == SQLITE_DONE ? STORE_OK : db_error(c, rc);
     sqlite3_reset(st);
     for (size_t i = 0; i < n && e == STORE_OK; i++)
-        e = redact_event(c, r->in.channel, seqs[i], false);
+        e = redact_event(c, r->in.channel, seqs[i]);
     free(seqs);
     return e;
 }
@@ -889,7 +1034,7 @@ static store_err_t w_message_delete(conn_t *c, store__req_t *r, bool *dirty)
     bt(st, 1, r->in.id);
     if ((e = exec(c, st)) != STORE_OK)
         return e;
-    if ((e = redact_message_events(c, r, mseq)) != STORE_OK)
+    if ((e = redact_message_events(c, r)) != STORE_OK)
         return e;
     if ((e = append_event(c, r, ev, "message:deleted", r->in.channel, seq, r->in.id,
                           store__payload_deleted(r->in.channel, r->in.id, seq))) != STORE_OK)
@@ -1169,37 +1314,74 @@ static store_err_t r_history(conn_t *c, store__req_t *r)
     return e;
 }
 
+/* {type, ...payload} from a payload's text. */
+static json_t *sync_event(const char *type, const char *payload, size_t len)
+{
+    json_t *ev = json_object();
+    json_object_set_new(ev, "type", json_string(type));
+    json_t *p = json_loadb(payload, len, 0, NULL);
+    if (json_is_object(p))
+        json_object_update(ev, p);
+    json_decref(p);
+    return ev;
+}
+
+/* The message:new event of a NEW_COLS row: its stored payload, or the one
+ * made from the row, in the very form a send produced (blanked as a
+ * delete blanks it). */
+static json_t *sync_new_event(conn_t *c, sqlite3_stmt *st)
+{
+    store_message_t m;
+    const char *stored = read_new(st, &m);
+    if (stored)
+        return sync_event("message:new", stored, (size_t)sqlite3_column_bytes(st, 10));
+    buf_reset(&c->scratch);
+    if (!store__message_write(&c->scratch, &m, m.deleted))
+        return sync_event("message:new", "", 0);
+    return sync_event("message:new", c->scratch.data, c->scratch.len);
+}
+
+/* The channel's events merged by seq from the two places they live:
+ * messages (each row a message:new) and events (everything else). */
 static store_err_t r_sync(conn_t *c, store__req_t *r)
 {
     store_err_t e = channel_exists(c, r->in.channel);
     if (e)
         return e;
-    sqlite3_stmt *st = stmt(c, Q_SYNC);
-    if (!st)
+    sqlite3_stmt *st = stmt(c, Q_SYNC), *sn = stmt(c, Q_SYNC_NEW);
+    if (!st || !sn)
         return STORE_E_IO;
-    bt(st, 1, r->in.channel);
-    bi(st, 2, (int64_t)r->in.seq);
-    bi(st, 3, (int64_t)r->in.limit + 1);
+    sqlite3_stmt *both[] = {st, sn};
+    for (int i = 0; i < 2; i++) {
+        bt(both[i], 1, r->in.channel);
+        bi(both[i], 2, (int64_t)r->in.seq);
+        bi(both[i], 3, (int64_t)r->in.limit + 1);
+    }
     json_t *arr = json_array();
     store__req_own(r, arr, NULL);
     r->out.json = arr;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int rc = sqlite3_step(st), rn = sqlite3_step(sn);
+    while (rc == SQLITE_ROW || rn == SQLITE_ROW) {
         if (json_array_size(arr) == r->in.limit) {
             r->out.flag = true;
             break;
         }
-        json_t *ev = json_object();
-        json_object_set_new(ev, "type", json_string((const char *)sqlite3_column_text(st, 1)));
-        json_t *p = json_loadb((const char *)sqlite3_column_blob(st, 2),
-                               (size_t)sqlite3_column_bytes(st, 2), 0, NULL);
-        if (json_is_object(p))
-            json_object_update(ev, p);
-        json_decref(p);
-        json_array_append_new(arr, ev);
+        if (rn == SQLITE_ROW && (rc != SQLITE_ROW || col_u64(sn, 1) < col_u64(st, 0))) {
+            json_array_append_new(arr, sync_new_event(c, sn));
+            rn = sqlite3_step(sn);
+        } else {
+            json_array_append_new(arr, sync_event((const char *)sqlite3_column_text(st, 1),
+                                                  (const char *)sqlite3_column_blob(st, 2),
+                                                  (size_t)sqlite3_column_bytes(st, 2)));
+            rc = sqlite3_step(st);
+        }
     }
-    e = rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK : db_error(c, rc);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        e = db_error(c, rc);
+    else if (rn != SQLITE_ROW && rn != SQLITE_DONE)
+        e = db_error(c, rn);
     sqlite3_reset(st);
+    sqlite3_reset(sn);
     return e;
 }
 
@@ -1363,16 +1545,32 @@ static store_err_t pragma(sqlite3 *db, const char *text, char *err, size_t errsz
 /* The WAL is copied back into the database by a thread of its own, so that
  * the copy and its fsyncs never stall the writer (SQLite would otherwise
  * run them inside a COMMIT every 1000 pages). A passive checkpoint never
- * waits for the writer or the readers; the WAL restarts from its beginning
- * once a checkpoint has caught up. */
-#define CHECKPOINT_PAGES 8192
+ * waits for the writer or the readers.
+ *
+ * The WAL only starts again from its beginning when a write transaction
+ * begins with every frame copied back; under a steady load the writer
+ * appends while the checkpointer copies, that never happens by itself, and
+ * the WAL would grow without bound (each frame then also costs the file
+ * system a new block). So once the WAL holds checkpoint_frames (default
+ * CHECKPOINT_FRAMES), the checkpointer copies, again and again, until
+ * fewer than a 256th of that were added during its last pass; then the
+ * writer copies that remainder itself before its next transaction, and
+ * that transaction restarts the WAL. The pause is short in pages (a few
+ * hundred) but holds the two fsyncs of a checkpoint: 7-20 ms on the bench
+ * machine under load, hence a large WAL (128 MiB by default: a pause
+ * every second or so at 40,000 messages/s). */
+#define CHECKPOINT_FRAMES 32768
 
 struct checkpointer {
     sqlite3 *db;
     uv_thread_t tid;
     uv_mutex_t mu;
     uv_cond_t cond;
-    bool wanted, stop;
+    int start_frames;  /* cfg.checkpoint_frames */
+    int finish_frames; /* a 256th of it */
+    bool wanted, stop, busy;
+    /* set by the thread when the writer should finish the copy */
+    _Atomic bool finish;
 };
 
 static void checkpoint_main(void *arg)
@@ -1381,30 +1579,60 @@ static void checkpoint_main(void *arg)
     pthread_setname_np(pthread_self(), "store-ckpt");
     for (;;) {
         uv_mutex_lock(&k->mu);
+        k->busy = false;
         while (!k->wanted && !k->stop)
             uv_cond_wait(&k->cond, &k->mu);
         bool stop = k->stop;
         k->wanted = false;
+        k->busy = !stop;
         uv_mutex_unlock(&k->mu);
         if (stop)
             break;
-        int rc = sqlite3_wal_checkpoint_v2(k->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-        if (rc != SQLITE_OK && rc != SQLITE_BUSY)
-            log_warn("store_checkpoint", "WAL checkpoint failed: %s", sqlite3_errmsg(k->db));
+        int log = 0, done = 0, prev_log = 0;
+        for (int pass = 0; pass < 32; pass++) {
+            int rc = sqlite3_wal_checkpoint_v2(k->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+            if (rc != SQLITE_OK) {
+                if (rc != SQLITE_BUSY)
+                    log_warn("store_checkpoint", "WAL checkpoint failed: %s",
+                             sqlite3_errmsg(k->db));
+                break;
+            }
+            /* Little was added during the last pass (the writer does not
+             * wait for the checkpointer, so frames are added all along). */
+            if (log - prev_log < k->finish_frames)
+                break;
+            prev_log = log;
+        }
+        atomic_store(&k->finish, true);
     }
 }
 
-/* Runs on the writer after each commit with the WAL's size in pages. */
-static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+/* Runs on the writer after each commit with the WAL's size in frames. */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 {
     checkpointer_t *k = arg;
-    if (pages >= CHECKPOINT_PAGES) {
+    if (frames >= k->start_frames && !atomic_load(&k->finish)) {
         uv_mutex_lock(&k->mu);
-        k->wanted = true;
-        uv_cond_signal(&k->cond);
+        if (!k->busy && !k->wanted) {
+            k->wanted = true;
+            uv_cond_signal(&k->cond);
+        }
         uv_mutex_unlock(&k->mu);
     }
     return SQLITE_OK;
+}
+
+/* On the writer, between transactions: copies what the checkpointer left,
+ * so that the next transaction restarts the WAL. */
+static void checkpoint_finish(conn_t *c)
+{
+    checkpointer_t *k = c->ckpt;
+    if (!k || !atomic_load(&k->finish))
+        return;
+    atomic_store(&k->finish, false);
+    int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+        log_warn("store_checkpoint", "WAL checkpoint failed: %s", sqlite3_errmsg(c->db));
 }
 
 static void checkpointer_stop(checkpointer_t *k)
@@ -1430,6 +1658,7 @@ static void sq_close(void *conn)
     /* The writer closes last: SQLite then checkpoints and removes the WAL. */
     checkpointer_stop(c->ckpt);
     seqs_forget(c);
+    names_forget(c);
     buf_free(&c->scratch);
     for (int i = 0; i < Q_COUNT; i++)
         sqlite3_finalize(c->st[i]);
@@ -1445,7 +1674,7 @@ static store_err_t open_db(const store_config_t *cfg, role_t role, sqlite3 **out
     bool writer = role == ROLE_WRITER;
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (writer ? SQLITE_OPEN_CREATE : 0);
     sqlite3 *db = NULL;
-    int rc = sqlite3_open_v2(cfg->path, &db, flags, NULL);
+    int rc = sqlite3_open_v2(cfg->path, &db, flags, store__sqlite_vfs());
     if (rc != SQLITE_OK) {
         if (errsz)
             snprintf(err, errsz, "cannot open %s: %s", cfg->path,
@@ -1476,7 +1705,7 @@ static store_err_t open_db(const store_config_t *cfg, role_t role, sqlite3 **out
         if (e == STORE_OK)
             e = pragma(db, "PRAGMA wal_autocheckpoint = 0", err, errsz);
         if (e == STORE_OK)
-            e = pragma(db, "PRAGMA journal_size_limit = 67108864", err, errsz);
+            e = pragma(db, "PRAGMA journal_size_limit = 268435456", err, errsz);
         if (e == STORE_OK)
             e = pragma(db, "PRAGMA cache_size = -16384", err, errsz);
     } else if (role == ROLE_READER) {
@@ -1487,16 +1716,32 @@ static store_err_t open_db(const store_config_t *cfg, role_t role, sqlite3 **out
     if (e == STORE_OK && role != ROLE_READER)
         e = pragma(db, cfg->sync_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
                    err, errsz);
-    if (e == STORE_OK)
-        e = pragma(db, "PRAGMA foreign_keys = ON", err, errsz);
+    /* Migrations run before foreign keys are enforced: one that rebuilds a
+     * table drops the old one while others still point at it (the
+     * migration checks the keys itself before it commits). */
     if (e == STORE_OK && writer)
         e = store__sqlite_migrate(db, err, errsz);
+    if (e == STORE_OK)
+        e = pragma(db, "PRAGMA foreign_keys = ON", err, errsz);
     if (e != STORE_OK) {
         sqlite3_close(db);
         return e;
     }
     *out = db;
     return STORE_OK;
+}
+
+/* New ids continue above the largest one stored, whatever the clock did
+ * meanwhile (or another writer of the file). */
+static void ids_catch_up(conn_t *c)
+{
+    sqlite3_stmt *st = stmt(c, Q_MSG_MAX_ID);
+    uint64_t top = 0;
+    if (st && sqlite3_step(st) == SQLITE_ROW &&
+        store__id_decode((const char *)sqlite3_column_text(st, 0), &top) == 0 && top > c->last_id)
+        c->last_id = top;
+    if (st)
+        sqlite3_reset(st);
 }
 
 static store_err_t sq_open(const store_config_t *cfg, bool writer, void **out, char *err,
@@ -1511,6 +1756,7 @@ static store_err_t sq_open(const store_config_t *cfg, bool writer, void **out, c
     c->db = db;
     c->writer = writer;
     map_init(&c->seqs);
+    map_init(&c->names);
     /* An event payload holds at most a message: text plus a little. */
     buf_init(&c->scratch, 4 * STORE_MAX_TEXT);
     if (writer) {
@@ -1520,18 +1766,14 @@ static store_err_t sq_open(const store_config_t *cfg, bool writer, void **out, c
             sq_close(c);
             return e;
         }
+        k->start_frames = cfg->checkpoint_frames ? (int)cfg->checkpoint_frames : CHECKPOINT_FRAMES;
+        k->finish_frames = k->start_frames / 256 > 32 ? k->start_frames / 256 : 32;
         uv_mutex_init(&k->mu);
         uv_cond_init(&k->cond);
         uv_thread_create(&k->tid, checkpoint_main, k);
         c->ckpt = k;
         sqlite3_wal_hook(db, wal_hook, k);
-        /* New ids continue above the largest one stored, whatever the clock
-         * did meanwhile. */
-        sqlite3_stmt *st = stmt(c, Q_MSG_MAX_ID);
-        if (st && sqlite3_step(st) == SQLITE_ROW)
-            store__id_decode((const char *)sqlite3_column_text(st, 0), &c->last_id);
-        if (st)
-            sqlite3_reset(st);
+        ids_catch_up(c);
     }
     *out = c;
     return STORE_OK;
@@ -1540,25 +1782,41 @@ static store_err_t sq_open(const store_config_t *cfg, bool writer, void **out, c
 static store_err_t sq_begin(void *conn)
 {
     conn_t *c = conn;
-    seqs_forget(c);
-    return simple(c, Q_BEGIN_WRITE);
+    checkpoint_finish(c);
+    store_err_t e = simple(c, Q_BEGIN_WRITE);
+    if (e)
+        return e;
+    /* Someone else wrote to the file since our last transaction: what we
+     * kept from it may be stale. */
+    sqlite3_stmt *st = stmt(c, Q_DATA_VERSION);
+    if (!st || sqlite3_step(st) != SQLITE_ROW) {
+        if (st)
+            sqlite3_reset(st);
+        seqs_forget(c);
+        names_forget(c);
+        return STORE_OK;
+    }
+    int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (v != c->data_version) {
+        seqs_forget(c);
+        names_forget(c);
+        ids_catch_up(c);
+        c->data_version = v;
+    }
+    return STORE_OK;
 }
 
 static store_err_t sq_commit(void *conn)
 {
-    conn_t *c = conn;
-    store_err_t e = seqs_flush(c);
-    if (e == STORE_OK)
-        e = simple(c, Q_COMMIT);
-    if (e == STORE_OK)
-        seqs_forget(c);
-    return e;
+    return simple(conn, Q_COMMIT);
 }
 
 static void sq_rollback(void *conn)
 {
     conn_t *c = conn;
     seqs_forget(c);
+    names_forget(c);
     if (!sqlite3_get_autocommit(c->db))
         simple(c, Q_ROLLBACK);
 }

@@ -18,6 +18,11 @@
  * database is newer than this build. */
 store_err_t store__sqlite_migrate(sqlite3 *db, char *err, size_t errsz);
 
+/* The name of the VFS the store opens its files with (walbuf.c: WAL
+ * frames of a commit written at once), registered on first call; NULL
+ * (the default VFS) if it could not be. Thread-safe. */
+const char *store__sqlite_vfs(void);
+
 /* The schema version this build writes. */
 int store__sqlite_schema_version(void);
 

@@ -25,7 +25,10 @@
 #include "core/log.h"
 #include "core/utf8.h"
 
-#define FREELIST_MAX 1024
+/* Requests kept for reuse (about 2 KiB each). Past a burst of more than
+ * this many in flight the rest are freed, and malloc gives their memory
+ * back to the system only to fault it in again on the next burst. */
+#define FREELIST_MAX 4096
 
 typedef struct {
     store__req_t *head, *tail;
@@ -50,6 +53,7 @@ struct store {
     uv_mutex_t wmu;
     uv_cond_t wcond;
     req_queue_t wq;
+    uint64_t wq_since; /* mono_us when the oldest queued write came */
     bool wstop;
     uv_thread_t writer;
     void *wconn;
@@ -288,10 +292,20 @@ static void writer_main(void *arg)
     store_t *s = arg;
     pthread_setname_np(pthread_self(), "store-writer");
     size_t max = s->cfg.max_group;
+    uint64_t window = s->cfg.group_window_us;
     for (;;) {
         uv_mutex_lock(&s->wmu);
         while (!s->wq.head && !s->wstop)
             uv_cond_wait(&s->wcond, &s->wmu);
+        /* Let a group gather for up to `window` after its oldest write came
+         * (under load it came long ago, during the last commit): a commit
+         * costs about as much for one message as for dozens. */
+        while (s->wq.head && !s->wstop) {
+            uint64_t now = mono_us();
+            if (now >= s->wq_since + window)
+                break;
+            uv_cond_timedwait(&s->wcond, &s->wmu, (s->wq_since + window - now) * 1000u);
+        }
         store__req_t *first = s->wq.head;
         if (!first) {
             uv_mutex_unlock(&s->wmu);
@@ -306,6 +320,8 @@ static void writer_main(void *arg)
         s->wq.head = last->next;
         if (!s->wq.head)
             s->wq.tail = NULL;
+        else
+            s->wq_since = 0; /* the rest waited already: no window */
         last->next = NULL;
         uv_mutex_unlock(&s->wmu);
 
@@ -481,6 +497,8 @@ store_err_t store_open(uv_loop_t *loop, const store_config_t *cfg, store_t **out
         s->cfg.max_group = 1024;
     if (!s->cfg.readers)
         s->cfg.readers = 2;
+    if (!s->cfg.group_window_us)
+        s->cfg.group_window_us = STORE_GROUP_WINDOW_US;
     s->nreaders = s->cfg.readers;
     s->readers = xcalloc(s->nreaders, sizeof *s->readers);
 
@@ -592,8 +610,14 @@ static bool valid_text_opt(const char *v, size_t max)
 static store_err_t submit_write(store_t *s, store__req_t *r)
 {
     uv_mutex_lock(&s->wmu);
+    bool first = !s->wq.head;
+    if (first)
+        s->wq_since = mono_us();
     queue_push(&s->wq, r, r);
-    uv_cond_signal(&s->wcond);
+    /* The writer waits for the first write; during a group's window it
+     * wakes at the window's end. */
+    if (first)
+        uv_cond_signal(&s->wcond);
     uv_mutex_unlock(&s->wmu);
     return STORE_OK;
 }

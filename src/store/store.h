@@ -83,6 +83,7 @@ typedef enum {
 const char *store_strerror(store_err_t err);
 
 #define STORE_MAX_ID 256
+#define STORE_GROUP_WINDOW_US 1000
 #define STORE_MAX_TEXT 65536
 
 /* ---- Opening and closing ----------------------------------------------- */
@@ -100,6 +101,17 @@ typedef struct {
     unsigned max_group;
     /* Reader threads (one connection each). 0 = 2. */
     unsigned readers;
+    /* How long the writer lets a group gather after its first write came,
+     * microseconds (when it is not busy: under load the queue fills while
+     * it commits). 0 = STORE_GROUP_WINDOW_US. A commit costs about as much
+     * for one message as for dozens (the pages it writes, the wake-ups on
+     * the loop), so this is CPU saved against a bound on latency added. */
+    unsigned group_window_us;
+    /* WAL size, in pages, at which the checkpoint thread starts copying it
+     * back (then the WAL starts again from its beginning, after a pause of
+     * the writer of a few ms to copy the last frames). 0 = 32768 (128 MiB
+     * of 4 KiB pages). */
+    unsigned checkpoint_frames;
 } store_config_t;
 
 /* Opens (creating if needed) the store at cfg->path, applies pending schema
@@ -189,7 +201,9 @@ typedef struct {
     const char *reply_to_author;
     int64_t edited_at; /* 0 = never edited */
     bool deleted;
-    json_t *reactions; /* object: emoji -> array of user ids, oldest first */
+    /* object: emoji -> array of user ids, oldest first; NULL for none
+     * (a message just inserted) */
+    json_t *reactions;
 } store_message_t;
 
 /* A persisted channel event, or the report that a write changed nothing. */
@@ -203,7 +217,10 @@ typedef struct {
     const char *type; /* "message:new", "message:updated", "message:deleted",
                          "reaction:updated", "member:joined", "member:left" */
     /* The payload exactly as stored and as it must be broadcast (without
-     * the type), as a JSON object and as its compact text. */
+     * the type): its compact text, and as a JSON object — except for
+     * message:new, whose payload is its message (`message`, and
+     * store_message_to_json of it): payload is NULL there, and the text is
+     * the one to send as it is (no tree is built on the hot path). */
     json_t *payload;
     const char *payload_json;
     size_t payload_len;
@@ -333,7 +350,8 @@ typedef struct {
 } store_message_spec_t;
 
 /* Inserts a message with the channel's next seq and its message:new event
- * (payload = store_message_to_json of the message). If the author already
+ * (payload_json = the text of store_message_to_json of the message; payload
+ * NULL, see store_event_t). If the author already
  * sent a message with this client_id (in any channel), nothing is written:
  * duplicate is true, msg is the original as it is now, ev is NULL.
  * Errors: STORE_E_NOT_FOUND (channel, author), STORE_E_INVALID (reply_to

@@ -102,6 +102,8 @@ typedef struct {
     char type[32];
     uint64_t seq;
     json_t *payload;
+    char *text; /* message:new: its payload text and message id */
+    char id[64];
 } held_t;
 static held_t held[32];
 static size_t nheld;
@@ -114,6 +116,8 @@ static void hold(const store_event_t *ev)
     snprintf(h->type, sizeof h->type, "%s", ev->type);
     h->seq = ev->seq;
     h->payload = json_incref(ev->payload);
+    h->text = ev->payload ? NULL : strdup(ev->payload_json);
+    snprintf(h->id, sizeof h->id, "%s", ev->message && !ev->payload ? ev->message->id : "");
 }
 
 static void on_msg_held(store_err_t err, const store_message_t *m, const store_event_t *ev,
@@ -137,12 +141,17 @@ static void on_ev_held(store_err_t err, const store_event_t *ev, void *arg)
 static void feed_held(void)
 {
     for (size_t i = 0; i < nheld; i++) {
+        store_message_t m = {.id = held[i].id};
         store_event_t ev = {.channel = held[i].channel,
                             .seq = held[i].seq,
                             .type = held[i].type,
-                            .payload = held[i].payload};
+                            .payload = held[i].payload,
+                            .payload_json = held[i].text,
+                            .payload_len = held[i].text ? strlen(held[i].text) : 0,
+                            .message = held[i].id[0] ? &m : NULL};
         chat__tail_event(C, &ev);
         json_decref(held[i].payload);
+        free(held[i].text);
     }
     nheld = 0;
 }

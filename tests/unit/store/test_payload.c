@@ -94,6 +94,69 @@ static void test_message_shape(void **state)
     assert_null(store_message_to_json(&m));
 }
 
+/* store__message_write gives the bytes jansson writes for
+ * store_message_to_json of the same message. */
+static void same_text(const store_message_t *m)
+{
+    json_t *j = store_message_to_json(m);
+    assert_non_null(j);
+    char *want = json_dumps(j, JSON_COMPACT);
+    buf_t b;
+    buf_init(&b, 1 << 20);
+    assert_true(store__message_write(&b, m, false));
+    assert_string_equal(b.data, want);
+    free(want);
+    json_decref(j);
+    buf_free(&b);
+}
+
+static void test_message_text(void **state)
+{
+    store_message_t m = {.id = "0000000000001",
+                         .channel = "general",
+                         .seq = 7,
+                         .ts = 1700000000000,
+                         .author = "bob",
+                         .author_name = "B\"o\\b",
+                         .text = "q\"uote\\ nl\n tab\t cr\r bs\b ff\f ctl\x01\x1f del\x7f "
+                                 "caf\xc3\xa9 \xf0\x9f\x98\x80 </script>",
+                         .client_id = "c1"};
+    same_text(&m);
+    m.author_name = NULL; /* the id stands in */
+    m.reply_to = "0000000000000";
+    m.edited_at = 5;
+    m.deleted = true;
+    m.client_id = NULL;
+    m.seq = UINT64_C(9007199254740991);
+    m.ts = -1;
+    same_text(&m);
+    m.reactions = json_pack("{s:[s, s], s:[s]}", "+1", "alice", "bob", "\xf0\x9f\x8e\x89", "c\"d");
+    same_text(&m);
+    /* The redacted form: a message:new payload after its delete. */
+    buf_t b;
+    buf_init(&b, 4096);
+    assert_true(store__message_write(&b, &m, true));
+    assert_string_equal(b.data, "{\"id\":\"0000000000001\",\"channel\":\"general\","
+                                "\"seq\":9007199254740991,\"ts\":-1,\"author\":{\"id\":\"bob\","
+                                "\"name\":\"bob\"},\"text\":\"\",\"replyTo\":\"0000000000000\","
+                                "\"reactions\":{},\"deleted\":true}");
+    json_decref(m.reactions);
+    /* Past the cap: refused, not cut short silently. */
+    buf_t small;
+    buf_init(&small, 32);
+    m.reactions = NULL;
+    assert_false(store__message_write(&small, &m, false));
+    buf_free(&small);
+    /* Long text takes the heap path. */
+    char *big = malloc(70000);
+    memset(big, '"', 69999);
+    big[69999] = '\0';
+    m.text = big;
+    same_text(&m);
+    free(big);
+    buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -101,6 +164,7 @@ int main(void)
         cmocka_unit_test(test_codes),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_message_shape),
+        cmocka_unit_test(test_message_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -241,6 +241,57 @@ static void test_group_commit_batches(void **state)
     fx_destroy(&f);
 }
 
+/* A write that comes while a group gathers joins it: with a 100 ms window,
+ * a second send 10 ms after the first (a timer, on the loop) commits with
+ * it, and not before the window has passed. */
+static int window_done;
+static uint64_t window_acked_at[2];
+
+static void window_cb(store_err_t err, const store_message_t *m, const store_event_t *ev,
+                      bool dup, void *arg)
+{
+    assert_int_equal(err, STORE_OK);
+    window_acked_at[(intptr_t)arg] = uv_hrtime();
+    window_done++;
+}
+
+static store_t *window_store;
+
+static void window_second(uv_timer_t *t)
+{
+    store_message_spec_t spec = {"general", "bob", "second", NULL, NULL};
+    assert_int_equal(store_message_insert(window_store, &spec, window_cb, (void *)(intptr_t)1),
+                     STORE_OK);
+}
+
+static void test_group_window(void **state)
+{
+    fx_t f;
+    fx_init(&f);
+    users_two(&f);
+    assert_int_equal(fx_channel(&f, "general", STORE_PUBLIC, "alice"), STORE_OK);
+    fx_close(&f);
+    store_config_t cfg = {.group_window_us = 100000};
+    assert_int_equal(fx_open_cfg(&f, &cfg), STORE_OK);
+    window_store = f.s;
+    store_stats_t before, after;
+    store_stats(f.s, &before);
+    uint64_t t0 = uv_hrtime();
+    store_message_spec_t spec = {"general", "alice", "first", NULL, NULL};
+    assert_int_equal(store_message_insert(f.s, &spec, window_cb, (void *)(intptr_t)0), STORE_OK);
+    uv_timer_t timer;
+    uv_timer_init(&f.loop, &timer);
+    uv_timer_start(&timer, window_second, 10, 0);
+    window_done = 0;
+    while (window_done < 2)
+        uv_run(&f.loop, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&timer, NULL);
+    store_stats(f.s, &after);
+    assert_int_equal(after.write_txns - before.write_txns, 1);
+    assert_true(window_acked_at[0] - t0 >= 100000000u);
+    fx_destroy(&f);
+}
+
 /* ---- Idempotency ------------------------------------------------------- */
 
 static void test_idempotent_retry(void **state)
@@ -300,6 +351,174 @@ static void test_idempotent_retry(void **state)
     assert_int_equal(fx_send(&f, "general", "bob", "c-3", "x", NULL, &a), STORE_OK);
     assert_int_equal(a.seq, 7);
     fx_res_free(&a);
+    fx_destroy(&f);
+}
+
+/* The idempotency key holds across a restart, and a retry whose replyTo
+ * is gone still gets the original. */
+static void test_idempotent_across_restart(void **state)
+{
+    fx_t f;
+    fx_init(&f);
+    users_two(&f);
+    assert_int_equal(fx_channel(&f, "general", STORE_PUBLIC, "alice"), STORE_OK); /* 1 */
+    fx_res_t a = {0}, b = {0};
+    assert_int_equal(fx_send(&f, "general", "bob", "c-1", "hi", NULL, &a), STORE_OK); /* 2 */
+    fx_reopen(&f);
+    assert_int_equal(fx_send(&f, "general", "bob", "c-1", "hi?", NULL, &b), STORE_OK);
+    assert_true(b.flag);
+    assert_string_equal(b.id, a.id);
+    assert_true(json_equal(a.json, b.json));
+    fx_res_free(&b);
+    assert_int_equal(fx_send(&f, "general", "bob", "c-1", "hi?", "m-none", &b), STORE_OK);
+    assert_true(b.flag);
+    assert_string_equal(b.id, a.id);
+    fx_res_free(&b);
+    assert_int_equal(fx_send(&f, "general", "bob", "c-2", "next", NULL, &b), STORE_OK);
+    assert_false(b.flag);
+    assert_int_equal(b.seq, 3);
+    fx_res_free(&b);
+    fx_res_free(&a);
+    fx_destroy(&f);
+}
+
+/* {type:"message:new", ...m} as channel:sync must show a message sent as m
+ * (the json the insert reported). */
+static void assert_new_event(json_t *ev, json_t *m)
+{
+    json_t *want = json_pack("{s:s}", "type", "message:new");
+    json_object_update(want, m);
+    char *a = json_dumps(ev, JSON_COMPACT), *b = json_dumps(want, JSON_COMPACT);
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+    json_decref(want);
+}
+
+/* The message:new events channel:sync returns are the messages as they
+ * were sent — first text, the author's name then, no reactions — blanked
+ * once deleted, whatever happened to the message and its author since. */
+static void test_sync_shows_messages_as_sent(void **state)
+{
+    fx_t f;
+    fx_init(&f);
+    users_two(&f);
+    assert_int_equal(fx_channel(&f, "general", STORE_PUBLIC, "alice"), STORE_OK); /* 1 */
+    fx_res_t r = {0};
+    FX_EVENT(&f, r, store_member_add(f.s, "general", "bob", STORE_MEMBER, fx_event_cb, &r));
+    fx_res_free(&r); /* 2 */
+    fx_res_t m1 = {0}, m2 = {0}, m3 = {0}, m4 = {0};
+    assert_int_equal(fx_send(&f, "general", "bob", "c-1", "one", NULL, &m1), STORE_OK); /* 3 */
+    assert_int_equal(fx_send(&f, "general", "alice", "c-2", "two", m1.id, &m2), STORE_OK); /* 4 */
+    assert_int_equal(fx_send(&f, "general", "bob", NULL, "three", NULL, &m3), STORE_OK); /* 5 */
+    assert_int_equal(fx_user(&f, "bob", "Bobby"), STORE_OK);
+    assert_int_equal(fx_send(&f, "general", "bob", "c-4", "four", NULL, &m4), STORE_OK); /* 6 */
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(m4.json, "author"), "name")), "Bobby");
+    FX_EVENT(&f, r, store_message_edit(f.s, "general", m1.id, "bob", "one!", fx_event_cb, &r));
+    assert_int_equal(r.seq, 7);
+    FX_EVENT(&f, r, store_message_edit(f.s, "general", m1.id, "bob", "one!!", fx_event_cb, &r));
+    FX_EVENT(&f, r, store_reaction_add(f.s, "general", m3.id, "alice", "+1", fx_event_cb, &r));
+    FX_EVENT(&f, r, store_message_delete(f.s, "general", m3.id, "bob", fx_event_cb, &r)); /* 10 */
+    FX_EVENT(&f, r, store_message_edit(f.s, "general", m2.id, "alice", "two!", fx_event_cb, &r));
+    FX_EVENT(&f, r, store_message_delete(f.s, "general", m2.id, "alice", fx_event_cb, &r));
+    assert_int_equal(r.seq, 12);
+    fx_res_free(&r);
+
+    for (int round = 0; round < 2; round++) {
+        FX_EVENT(&f, r, store_sync_range(f.s, "general", 0, 100, fx_sync_cb, &r));
+        assert_int_equal(r.err, STORE_OK);
+        assert_int_equal(r.n, 12);
+        for (size_t i = 0; i < r.n; i++)
+            assert_int_equal(json_integer_value(json_object_get(json_array_get(r.json, i), "seq")),
+                             i + 1);
+        /* Sent before the rename, edited twice: the first text, "Bob". */
+        assert_new_event(json_array_get(r.json, 2), m1.json);
+        assert_new_event(json_array_get(r.json, 5), m4.json);
+        /* Deleted: blanked, "deleted" after the emptied reactions (as a
+         * delete blanked a stored payload). */
+        json_t *gone = json_pack("{s:s, s:s, s:I, s:I, s:{s:s, s:s}, s:s, s:{}, s:b}", "id", m3.id,
+                                 "channel", "general", "seq", (json_int_t)5, "ts",
+                                 json_integer_value(json_object_get(m3.json, "ts")), "author",
+                                 "id", "bob", "name", "Bob", "text", "", "reactions", "deleted", 1);
+        assert_new_event(json_array_get(r.json, 4), gone);
+        json_decref(gone);
+        json_t *two = json_array_get(r.json, 3);
+        assert_string_equal(json_string_value(json_object_get(two, "text")), "");
+        assert_true(json_is_true(json_object_get(two, "deleted")));
+        assert_string_equal(json_string_value(json_object_get(two, "replyTo")), m1.id);
+        assert_int_equal(json_object_size(json_object_get(two, "reactions")), 0);
+        json_t *upd = json_array_get(r.json, 10); /* m2's edit, blanked */
+        assert_string_equal(json_string_value(json_object_get(upd, "type")), "message:updated");
+        assert_string_equal(json_string_value(json_object_get(upd, "text")), "");
+        upd = json_array_get(r.json, 7); /* m1's second edit stays */
+        assert_string_equal(json_string_value(json_object_get(upd, "text")), "one!!");
+        /* Paging across the two tables. */
+        fx_res_free(&r);
+        FX_EVENT(&f, r, store_sync_range(f.s, "general", 4, 3, fx_sync_cb, &r));
+        assert_int_equal(r.n, 3);
+        assert_true(r.flag);
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(r.json, 0), "seq")), 5);
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(r.json, 2), "seq")), 7);
+        fx_res_free(&r);
+        FX_EVENT(&f, r, store_sync_range(f.s, "general", 11, 5, fx_sync_cb, &r));
+        assert_int_equal(r.n, 1);
+        assert_false(r.flag);
+        fx_res_free(&r);
+        fx_reopen(&f);
+    }
+    /* History shows messages as they are now, under the current name. */
+    FX_EVENT(&f, r, store_history_page(f.s, "general", 0, 10, fx_history_cb, &r));
+    assert_int_equal(r.n, 4);
+    json_t *h1 = json_array_get(r.json, 0);
+    assert_string_equal(json_string_value(json_object_get(h1, "text")), "one!!");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(h1, "author"), "name")), "Bobby");
+    assert_true(json_is_integer(json_object_get(h1, "editedAt")));
+    fx_res_free(&r);
+    fx_res_free(&m1);
+    fx_res_free(&m2);
+    fx_res_free(&m3);
+    fx_res_free(&m4);
+    fx_destroy(&f);
+}
+
+/* Two stores writing one file (two processes, say): each sees the other's
+ * events, and seqs stay unique and gap-free, though each writer keeps the
+ * seqs it knows from one transaction to the next; message ids made in the
+ * same millisecond by both do not collide either. */
+static void test_two_writers_share_seqs(void **state)
+{
+    fx_t f;
+    fx_init(&f);
+    users_two(&f);
+    assert_int_equal(fx_channel(&f, "general", STORE_PUBLIC, "alice"), STORE_OK); /* 1 */
+    store_t *a = f.s;
+    assert_int_equal(fx_open_cfg(&f, NULL), STORE_OK);
+    store_t *b = f.s;
+    fx_res_t r = {0};
+    for (uint64_t seq = 2; seq < 12; seq++) {
+        f.s = seq % 3 ? a : b;
+        assert_int_equal(fx_send(&f, "general", "bob", NULL, "hi", NULL, &r), STORE_OK);
+        assert_int_equal(r.seq, seq);
+        fx_res_free(&r);
+    }
+    f.s = b;
+    FX_EVENT(&f, r, store_member_add(f.s, "general", "bob", STORE_MEMBER, fx_event_cb, &r));
+    assert_int_equal(r.seq, 12);
+    fx_res_free(&r);
+    f.s = a;
+    assert_int_equal(fx_send(&f, "general", "alice", NULL, "yo", NULL, &r), STORE_OK);
+    assert_int_equal(r.seq, 13);
+    fx_res_free(&r);
+    store_close(b);
+    FX_EVENT(&f, r, store_sync_range(f.s, "general", 0, 100, fx_sync_cb, &r));
+    assert_int_equal(r.n, 13);
+    fx_res_free(&r);
+    store_snapshot_t *snap;
+    assert_int_equal(store_load(f.s, &snap), STORE_OK);
+    assert_int_equal(snap->channels[0].seq, 13);
+    store_snapshot_free(snap);
     fx_destroy(&f);
 }
 
@@ -954,7 +1173,11 @@ int main(void)
         cmocka_unit_test(test_channel_get),
         cmocka_unit_test(test_seq_continuity),
         cmocka_unit_test(test_group_commit_batches),
+        cmocka_unit_test(test_group_window),
         cmocka_unit_test(test_idempotent_retry),
+        cmocka_unit_test(test_idempotent_across_restart),
+        cmocka_unit_test(test_sync_shows_messages_as_sent),
+        cmocka_unit_test(test_two_writers_share_seqs),
         cmocka_unit_test(test_read_mark_monotonic),
         cmocka_unit_test(test_message_events),
         cmocka_unit_test(test_member_events),
