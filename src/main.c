@@ -40,6 +40,7 @@ typedef struct {
     int insecure_open;
     char *default_channels;
     char *store_sync;
+    int64_t store_group_window_us;
     int recovery;
     int64_t max_disconnection_ms;
     int64_t ping_interval_ms;
@@ -87,6 +88,9 @@ static const config_option_t serve_options[] = {
      "comma-separated public channels every new user joins (empty: none)", 0, 0},
     {"store-sync", CFG_STRING, &S.store_sync, "normal",
      "normal (durable across crashes) or full (also across power loss)", 0, 0},
+    {"store-group-window-us", CFG_INT, &S.store_group_window_us, "1000",
+     "how long a group commit may wait for more writes after its first (CPU vs added latency)",
+     1, 100000},
     {"recovery", CFG_BOOL, &S.recovery, "true",
      "Socket.IO connection state recovery (socket.recovered after short cuts)", 0, 0},
     {"max-disconnection-ms", CFG_INT, &S.max_disconnection_ms, "120000",
@@ -336,7 +340,9 @@ static int setup_chat(app_t *app)
         log_error("config", "--store-sync: expected normal or full, got \"%s\"", S.store_sync);
         return -1;
     }
-    store_config_t scfg = {.path = path, .sync_full = strcmp(S.store_sync, "full") == 0};
+    store_config_t scfg = {.path = path,
+                           .sync_full = strcmp(S.store_sync, "full") == 0,
+                           .group_window_us = (unsigned)S.store_group_window_us};
     if (store_open(app->loop, &scfg, &app->store, err, sizeof err) != STORE_OK) {
         log_error("store_open_failed", "%s: %s", path, err);
         return -1;
