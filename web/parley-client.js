@@ -661,19 +661,21 @@ export class ParleyClient {
   }
 
   // Requests whose ack carries a channel this user now belongs to.
-  async _channelRequest(event, payload) {
+  // role: ours in a channel new to us (the acks' channel objects carry
+  // none; ready and channel:list do).
+  async _channelRequest(event, payload, role = 'member') {
     const r = await this.request(event, payload);
     if (r.channel) {
       // New to us: everything before now counts as read (it is history).
       const known = this.channels.has(r.channel.id);
-      this._upsertChannel(known ? r.channel : { lastRead: r.channel.seq, unread: 0, ...r.channel });
+      this._upsertChannel(known ? r.channel : { lastRead: r.channel.seq, unread: 0, role, ...r.channel });
       this._emit('channels', this.channelList());
     }
     return r;
   }
 
   createChannel(spec) {
-    return this._channelRequest('channel:create', spec);
+    return this._channelRequest('channel:create', spec, 'owner');
   }
 
   join(channel) {

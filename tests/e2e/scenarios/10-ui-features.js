@@ -1,6 +1,6 @@
 // 10. The rest of the UI, as two people use it: create a private channel,
 // share an invite link that joins whoever opens it, mention, reply, react,
-// edit, delete, unread badges and read markers, a DM with its "Seen", the
+// edit, delete (an owner's too), unread badges and read markers, a DM with its "Seen", the
 // notifications panel, and presence in the DM list.
 'use strict';
 
@@ -74,6 +74,14 @@ module.exports = {
     await rae.open('secret-plans');
     await readUpTo();
     await rae.page.waitForFunction(() => !document.querySelector('.channel[data-channel="secret-plans"] .badge'), null, { timeout: 5000 });
+    // Rae owns the channel: she may delete Sam's message too; Sam may not
+    // delete hers (no Delete offered).
+    const hers = sam.page.locator('#messages article.msg', { has: sam.page.locator('.text', { hasText: 'welcome, Sam!' }) });
+    await hers.hover();
+    if (await hers.locator('.act-delete').count()) throw new Error("Sam is offered Delete on Rae's message");
+    await act(rae, 'are you there?', '.act-delete');
+    await rae.page.click('#messages .confirm button.danger');
+    await sam.page.waitForFunction(() => [...document.querySelectorAll('#messages article.msg')].filter((m) => /This message was deleted/.test(m.textContent)).length === 2, null, { timeout: 5000 });
 
     // A DM: Sam sees it with a badge, opens it; Rae sees "Seen".
     await rae.page.click('#dm-btn');
