@@ -21,12 +21,16 @@ static struct {
     char *host;
     int64_t port;
     char *log_level;
+    int64_t flush_delay_us;
 } S;
 
 static const config_option_t options[] = {
     {"host", CFG_STRING, &S.host, "127.0.0.1", "address to listen on", 0, 0},
     {"port", CFG_INT, &S.port, "3000", "TCP port (0 picks a free one)", 0, 65535},
     {"log-level", CFG_STRING, &S.log_level, "info", "debug, info, warn or error", 0, 0},
+    {"flush-delay-us", CFG_INT, &S.flush_delay_us, "0",
+     "hold a connection's output up to this long to write more frames at once (0 = off)", 0,
+     1000000},
 };
 #define NUM_OPTIONS (sizeof options / sizeof options[0])
 
@@ -142,6 +146,7 @@ int main(int argc, char **argv)
         .port = (int)S.port,
         .max_output = 64 * 1024 * 1024,
         .tcp_nodelay = 1,
+        .flush_delay_us = (uint32_t)S.flush_delay_us,
         .on_accept = on_accept,
     };
     int r = net_server_start(loop, &ncfg, &net);

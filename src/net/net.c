@@ -28,6 +28,10 @@
 #define GRACEFUL_CLOSE_MS 3000
 #define ACCEPT_BURST 256
 #define ACCEPT_BACKOFF_MS 100
+/* With a flush delay, a queue this large is worth a write now: waiting
+ * would gather little more per byte and only hold memory. */
+#define FLUSH_DELAY_MAX_QUEUED (16 * 1024)
+#define FLUSH_DELAY_MAX_US 1000000
 
 typedef struct {
     refbuf_t *rb;
@@ -62,10 +66,15 @@ struct net_conn {
     refbuf_t *tail;     /* growing copy buffer, last segment when not in flight */
 
     net_conn_t *next, *prev;             /* server's list of live connections */
-    net_conn_t *dirty_next, *dirty_prev; /* server's list of connections to flush */
-    deadline_t timer;                    /* on the server's queue (net_conn_set_timeout) */
+    /* On the server's list of connections to flush at the next check
+     * (dirty), or on its FIFO of connections waiting out the flush delay
+     * (delayed); never both. */
+    net_conn_t *dirty_next, *dirty_prev;
+    deadline_t timer; /* on the server's queue (net_conn_set_timeout) */
     uint32_t id;
+    uint32_t flush_due; /* while delayed: low 32 bits of the due time in us */
     unsigned dirty : 1;
+    unsigned delayed : 1;
     unsigned closing : 1;  /* close requested */
     unsigned graceful : 1; /* write the queue before closing */
     unsigned handles_closed : 1;
@@ -83,6 +92,8 @@ struct net_server {
     uv_timer_t accept_backoff; /* accepting paused after EMFILE */
     uv_check_t flusher;
     uv_idle_t wakeup; /* active while output waits: keeps poll from blocking */
+    uv_timer_t flush_timer; /* armed while delayed holds a connection */
+    net_conn_t *delayed, *delayed_tail; /* ordered by flush_due: one delay for all */
     uv_timer_t drain_timer;
     deadline_queue_t timers; /* every connection's timer */
     net_server_config_t cfg;
@@ -245,10 +256,28 @@ static void on_wakeup(uv_idle_t *h)
      * handle in this same iteration. */
 }
 
+static void unmark_delayed(net_conn_t *c)
+{
+    net_server_t *s = c->server;
+    if (!c->delayed)
+        return;
+    if (c->dirty_prev)
+        c->dirty_prev->dirty_next = c->dirty_next;
+    else
+        s->delayed = c->dirty_next;
+    if (c->dirty_next)
+        c->dirty_next->dirty_prev = c->dirty_prev;
+    else
+        s->delayed_tail = c->dirty_prev;
+    c->delayed = 0;
+    c->dirty_next = c->dirty_prev = NULL;
+}
+
 static void mark_dirty(net_conn_t *c)
 {
     if (c->dirty)
         return;
+    unmark_delayed(c);
     if (!c->server->dirty)
         uv_idle_start(&c->server->wakeup, on_wakeup);
     c->dirty = 1;
@@ -257,6 +286,61 @@ static void mark_dirty(net_conn_t *c)
     if (c->dirty_next)
         c->dirty_next->dirty_prev = c;
     c->server->dirty = c;
+}
+
+/* Microseconds, truncated: due times are compared by signed difference, so
+ * the wrap every 71 minutes does not matter for delays up to a second. */
+static uint32_t now_us(void)
+{
+    return (uint32_t)(uv_hrtime() / 1000);
+}
+
+static void on_flush_timer(uv_timer_t *t);
+
+static void arm_flush_timer(net_server_t *s)
+{
+    int32_t left = (int32_t)(s->delayed->flush_due - now_us());
+    /* Rounded up to whole milliseconds, the timer's resolution. It counts
+     * from the loop's cached time, so it may fire a little before the head
+     * is due; it is then armed again for at least 1 ms, never spinning. */
+    uint64_t ms = left > 0 ? ((uint64_t)left + 999) / 1000 : 0;
+    uv_timer_start(&s->flush_timer, on_flush_timer, ms, 0);
+}
+
+static void on_flush_timer(uv_timer_t *t)
+{
+    net_server_t *s = t->data;
+    uint32_t now = now_us();
+    while (s->delayed && (int32_t)(s->delayed->flush_due - now) <= 0)
+        mark_dirty(s->delayed); /* the check phase of this iteration writes */
+    if (s->delayed)
+        arm_flush_timer(s);
+}
+
+/* Output was queued: flush at the next check, or, with a flush delay, no
+ * later than the delay after the queue first became non-empty. */
+static void mark_output(net_conn_t *c)
+{
+    net_server_t *s = c->server;
+    if (c->dirty || (c->delayed && c->queued < FLUSH_DELAY_MAX_QUEUED))
+        return;
+    if (!s->cfg.flush_delay_us || c->queued >= FLUSH_DELAY_MAX_QUEUED || c->closing ||
+        c->in_flight > 0) {
+        /* With a write in flight, on_write_done flushes the rest anyway. */
+        mark_dirty(c);
+        return;
+    }
+    c->flush_due = now_us() + s->cfg.flush_delay_us;
+    c->delayed = 1;
+    c->dirty_next = NULL;
+    c->dirty_prev = s->delayed_tail;
+    if (s->delayed_tail)
+        s->delayed_tail->dirty_next = c;
+    else
+        s->delayed = c;
+    s->delayed_tail = c;
+    if (s->delayed == c)
+        arm_flush_timer(s);
 }
 
 static int over_cap(net_conn_t *c, size_t len)
@@ -311,7 +395,7 @@ net_err_t net_conn_write(net_conn_t *c, const void *data, size_t len)
         memcpy(c->tail->data, p, len);
         seg_push(c, c->tail, 0, len);
     }
-    mark_dirty(c);
+    mark_output(c);
     return NET_OK;
 }
 
@@ -326,7 +410,7 @@ net_err_t net_conn_write_ref(net_conn_t *c, refbuf_t *rb, size_t off, size_t len
     c->queued += len;
     seg_push(c, refbuf_ref(rb), off, len);
     c->tail = NULL; /* never append copies after a shared buffer's bytes */
-    mark_dirty(c);
+    mark_output(c);
     return NET_OK;
 }
 
@@ -350,6 +434,7 @@ static void drop_input(net_conn_t *c)
 
 static void unmark_dirty(net_conn_t *c)
 {
+    unmark_delayed(c);
     if (!c->dirty)
         return;
     if (c->dirty_prev)
@@ -902,6 +987,10 @@ int net_server_start(uv_loop_t *loop, const net_server_config_t *cfg, net_server
     uv_check_start(&s->flusher, on_check);
     uv_idle_init(loop, &s->wakeup);
     s->wakeup.data = s;
+    uv_timer_init(loop, &s->flush_timer);
+    s->flush_timer.data = s;
+    if (s->cfg.flush_delay_us > FLUSH_DELAY_MAX_US)
+        s->cfg.flush_delay_us = FLUSH_DELAY_MAX_US;
     uv_timer_init(loop, &s->drain_timer);
     s->drain_timer.data = s;
     deadline_queue_init(&s->timers, loop, on_conn_deadline, s);
@@ -983,9 +1072,10 @@ static void maybe_drain_done(net_server_t *s)
     if (!s->draining || s->conn_count > 0 || s->drain_finishing)
         return;
     s->drain_finishing = 1;
-    s->pending_server_closes += 4;
+    s->pending_server_closes += 5;
     uv_close((uv_handle_t *)&s->flusher, on_server_handle_closed);
     uv_close((uv_handle_t *)&s->wakeup, on_server_handle_closed);
+    uv_close((uv_handle_t *)&s->flush_timer, on_server_handle_closed);
     uv_close((uv_handle_t *)&s->drain_timer, on_server_handle_closed);
     deadline_queue_close(&s->timers, on_timers_closed);
 }

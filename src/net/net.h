@@ -19,6 +19,16 @@
  * (max_output, the slow-consumer limit); a write past the cap closes the
  * connection with NET_CLOSE_OUTPUT_CAP and logs it.
  *
+ * Flush delay (opt-in, flush_delay_us > 0): a connection whose output is
+ * queued waits up to flush_delay_us, counted from the first write since its
+ * last flush, so that one writev carries more frames. It is written at the
+ * next check as without a delay when its queue reaches 16 KiB, when it is
+ * closing (a graceful close writes at once), or when the rest of a partial
+ * write is pending. All else waits, handshakes included: the net layer does
+ * not know which bytes are which, and the wait is bounded. Due times are
+ * kept in microseconds on one loop timer of millisecond resolution, so a
+ * flush comes at most about 1 ms after it is due (plus loop lateness).
+ *
  * Memory: an idle connection is one allocation (~380 bytes, most of it
  * libuv's uv_tcp_t). Its timer is a deadline on the server's one queue
  * (core/deadline.h); the output segment array and the uv_write_t for a
@@ -89,6 +99,9 @@ typedef struct {
     size_t max_input;       /* cap on a connection's unconsumed input; 0 = 64 KiB */
     size_t max_output;      /* cap on a connection's queued output; 0 = 4 MiB */
     int tcp_nodelay;        /* 1 to set TCP_NODELAY on accepted sockets */
+    /* Flush delay in microseconds (see Flush delay above); 0 = flush every
+     * loop iteration. Values over 1000000 are taken as 1000000. */
+    uint32_t flush_delay_us;
     /* Called for each accepted connection; sets its handler and data with
      * net_conn_set_handler. If it does not set a handler, the connection is
      * closed. */
