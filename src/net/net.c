@@ -91,8 +91,8 @@ struct net_server {
     uv_poll_t listener;
     uv_timer_t accept_backoff; /* accepting paused after EMFILE */
     uv_check_t flusher;
-    uv_idle_t wakeup; /* active while output waits: keeps poll from blocking */
-    uv_timer_t flush_timer; /* armed while delayed holds a connection */
+    uv_idle_t wakeup;                   /* active while output waits: keeps poll from blocking */
+    uv_timer_t flush_timer;             /* armed while delayed holds a connection */
     net_conn_t *delayed, *delayed_tail; /* ordered by flush_due: one delay for all */
     uv_timer_t drain_timer;
     deadline_queue_t timers; /* every connection's timer */

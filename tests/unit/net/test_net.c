@@ -20,12 +20,12 @@
 #define MS (1000 * 1000ULL) /* uv_hrtime units */
 
 typedef enum {
-    SC_TWO_FRAMES,    /* "A" now, "B" 5 ms later */
+    SC_TWO_FRAMES,     /* "A" now, "B" 5 ms later */
     SC_OVER_THRESHOLD, /* 8 KiB now, 12 KiB 5 ms later */
-    SC_CLOSE_NOW,     /* "A", then an abortive close */
+    SC_CLOSE_NOW,      /* "A", then an abortive close */
     SC_CLOSE_GRACEFUL, /* "A", then a graceful close */
-    SC_DRAIN,         /* "A", then the server drains */
-    SC_PEER_CLOSES,   /* "A" to a client that has already closed */
+    SC_DRAIN,          /* "A", then the server drains */
+    SC_PEER_CLOSES,    /* "A" to a client that has already closed */
 } scenario_t;
 
 static struct {
@@ -114,9 +114,7 @@ static void on_drained(net_server_t *s, void *ud)
     T.drained = 1;
 }
 
-static void on_client_closed(uv_handle_t *h)
-{
-}
+static void on_client_closed(uv_handle_t *h) {}
 
 static void close_client(void)
 {
@@ -195,7 +193,8 @@ static void run(scenario_t sc, uint32_t delay_us, size_t expect)
     struct sockaddr_in addr;
     uv_ip4_addr("127.0.0.1", net_server_port(T.server), &addr);
     uv_tcp_init(&T.loop, &T.client);
-    assert_int_equal(uv_tcp_connect(&T.connect, &T.client, (struct sockaddr *)&addr, on_connect), 0);
+    assert_int_equal(uv_tcp_connect(&T.connect, &T.client, (struct sockaddr *)&addr, on_connect),
+                     0);
     uv_run(&T.loop, UV_RUN_DEFAULT);
     assert_true(T.drained);
     assert_int_equal(uv_loop_close(&T.loop), 0); /* every handle, the flush timer too, closed */
