@@ -1,6 +1,7 @@
 /* map.c — chained hash map with copied keys; see map.h. */
 #include "core/map.h"
 #include "core/alloc.h"
+#include "core/hmap.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -13,18 +14,6 @@ struct map_entry {
     size_t klen;
     char key[];
 };
-
-static uint64_t hash_bytes(const char *p, size_t n)
-{
-    /* FNV-1a: keys are short ids; a DoS-resistant hash is not needed because
-     * ids are server-chosen or validated to a small alphabet and length. */
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)p[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
 
 void map_init(map_t *m)
 {
@@ -63,7 +52,7 @@ static map_entry_t **find(const map_t *m, const char *key, size_t klen, uint64_t
 
 void *map_get(const map_t *m, const char *key, size_t klen)
 {
-    map_entry_t **pp = find(m, key, klen, hash_bytes(key, klen));
+    map_entry_t **pp = find(m, key, klen, hmap_hash(key, klen));
     return pp && *pp ? (*pp)->value : NULL;
 }
 
@@ -88,7 +77,7 @@ static void grow(map_t *m)
 
 void *map_put(map_t *m, const char *key, size_t klen, void *value)
 {
-    uint64_t h = hash_bytes(key, klen);
+    uint64_t h = hmap_hash(key, klen);
     if (m->count >= m->nbuckets)
         grow(m);
     map_entry_t **pp = find(m, key, klen, h);
@@ -111,7 +100,7 @@ void *map_put(map_t *m, const char *key, size_t klen, void *value)
 
 void *map_del(map_t *m, const char *key, size_t klen)
 {
-    map_entry_t **pp = find(m, key, klen, hash_bytes(key, klen));
+    map_entry_t **pp = find(m, key, klen, hmap_hash(key, klen));
     if (!pp || !*pp)
         return NULL;
     map_entry_t *e = *pp;

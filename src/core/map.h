@@ -1,7 +1,9 @@
 /* map.h — a hash map from byte-string keys to pointers.
  *
- * Chained, power-of-two buckets, grows at load factor 1. The map copies
- * keys; values are the caller's. Iteration order is unspecified; removing
+ * Chained, power-of-two buckets, grows at load factor 1, keys hashed with
+ * hmap_hash (keyed: channel and user ids come from clients). The map copies
+ * keys; values are the caller's. For a table whose nodes live inside the
+ * values, with no allocation per entry, see core/hmap.h. Iteration order is unspecified; removing
  * the current entry during map_each is allowed (see map_each).
  */
 #ifndef PARLEY_CORE_MAP_H

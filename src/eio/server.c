@@ -13,6 +13,7 @@
 #include "core/base64.h"
 #include "core/buf.h"
 #include "core/deadline.h"
+#include "core/hmap.h"
 #include "core/log.h"
 #include "eio/packet.h"
 #include "http/url.h"
@@ -58,7 +59,7 @@ struct eio_socket {
     const char *close_reason;
     void *ud;
     eio_socket_t *pending_next; /* server's pending list (flush / close notify) */
-    eio_socket_t *hnext;        /* chain in the server's table by sid */
+    hmap_node_t hnode;          /* in the server's table by sid */
     deadline_t heartbeat;       /* on srv->heartbeats */
 
     /* WebSocket */
@@ -82,19 +83,11 @@ struct eio_socket {
     unsigned close_quiet : 1; /* closed by the client: no close packet back */
 };
 
-/* Open sessions by sid: chained through eio_socket_t.hnext, so a session
- * costs its table one pointer and no allocation of its own. */
-typedef struct {
-    eio_socket_t **buckets;
-    size_t nbuckets; /* 0 or a power of two */
-    size_t count;
-} sess_table_t;
-
 struct eio_server {
     uv_loop_t *loop;
     eio_config_t cfg;
     size_t path_len;
-    sess_table_t sessions;
+    hmap_t sessions; /* open sessions by sid (eio_socket_t.hnode) */
     deadline_queue_t heartbeats; /* every session's ping / pong deadline */
     deadline_queue_t upgrades;   /* upgrade probes' deadlines */
     uv_check_t check;
@@ -106,65 +99,10 @@ struct eio_server {
 
 /* ---- the session table ---- */
 
-static size_t sid_hash(const char *sid)
+static eio_socket_t *session_get(const eio_server_t *srv, const char *sid)
 {
-    /* FNV-1a: sids are random, server-made. */
-    uint64_t h = 1469598103934665603ull;
-    for (int i = 0; i < SID_LEN; i++) {
-        h ^= (unsigned char)sid[i];
-        h *= 1099511628211ull;
-    }
-    return (size_t)h;
-}
-
-static eio_socket_t **table_slot(const sess_table_t *t, const char *sid)
-{
-    eio_socket_t **pp = &t->buckets[sid_hash(sid) & (t->nbuckets - 1)];
-    while (*pp && memcmp((*pp)->sid, sid, SID_LEN) != 0)
-        pp = &(*pp)->hnext;
-    return pp;
-}
-
-static eio_socket_t *table_get(const sess_table_t *t, const char *sid)
-{
-    return t->nbuckets ? *table_slot(t, sid) : NULL;
-}
-
-static void table_put(sess_table_t *t, eio_socket_t *s)
-{
-    if (t->count >= t->nbuckets) {
-        size_t n = t->nbuckets ? t->nbuckets * 2 : 64;
-        eio_socket_t **b = xcalloc(n, sizeof *b);
-        for (size_t i = 0; i < t->nbuckets; i++) {
-            eio_socket_t *e = t->buckets[i];
-            while (e) {
-                eio_socket_t *next = e->hnext;
-                eio_socket_t **slot = &b[sid_hash(e->sid) & (n - 1)];
-                e->hnext = *slot;
-                *slot = e;
-                e = next;
-            }
-        }
-        free(t->buckets);
-        t->buckets = b;
-        t->nbuckets = n;
-    }
-    eio_socket_t **slot = &t->buckets[sid_hash(s->sid) & (t->nbuckets - 1)];
-    s->hnext = *slot;
-    *slot = s;
-    t->count++;
-}
-
-static void table_del(sess_table_t *t, eio_socket_t *s)
-{
-    if (!t->nbuckets)
-        return;
-    eio_socket_t **pp = table_slot(t, s->sid);
-    if (*pp != s)
-        return;
-    *pp = s->hnext;
-    s->hnext = NULL;
-    t->count--;
+    hmap_node_t *n = hmap_get(&srv->sessions, sid, SID_LEN);
+    return n ? (eio_socket_t *)((char *)n - offsetof(eio_socket_t, hnode)) : NULL;
 }
 
 static const ws_callbacks_t ws_cbs;
@@ -460,7 +398,7 @@ static void session_close(eio_socket_t *s, const char *reason)
         return;
     s->state = S_CLOSED;
     s->close_reason = reason;
-    table_del(&s->srv->sessions, s);
+    hmap_del(&s->srv->sessions, &s->hnode);
     deadline_disarm(&s->srv->heartbeats, &s->heartbeat);
     deadline_disarm(&s->srv->upgrades, &s->upgrade);
     if (s->poll) {
@@ -537,7 +475,7 @@ static eio_socket_t *session_new(eio_server_t *srv, eio_transport_t transport)
     s->state = S_OPEN;
     do
         make_sid(s->sid);
-    while (table_get(&srv->sessions, s->sid));
+    while (session_get(srv, s->sid));
     return s;
 }
 
@@ -560,7 +498,7 @@ static int session_start(eio_socket_t *s, const http_request_t *req)
     eio_server_t *srv = s->srv;
     if (srv->cfg.on_open && srv->cfg.on_open(s, req, srv->cfg.ud) != 0)
         return -1;
-    table_put(&srv->sessions, s);
+    hmap_put(&srv->sessions, &s->hnode, s->sid, SID_LEN);
     deadline_arm(&srv->heartbeats, &s->heartbeat, srv->cfg.ping_interval_ms);
     return 0;
 }
@@ -910,7 +848,7 @@ void eio_server_handle(eio_server_t *srv, http_exchange_t *ex)
         handle_handshake(srv, ex, websocket);
         return;
     }
-    eio_socket_t *s = sid_len == SID_LEN ? table_get(&srv->sessions, sid) : NULL;
+    eio_socket_t *s = sid_len == SID_LEN ? session_get(srv, sid) : NULL;
     if (!s) {
         respond_error(srv, ex, EIO_ERR_UNKNOWN_SID);
         return;
@@ -973,23 +911,21 @@ size_t eio_server_count(const eio_server_t *srv)
 
 void eio_server_close_all(eio_server_t *srv)
 {
-    sess_table_t *t = &srv->sessions;
-    for (size_t i = 0; i < t->nbuckets; i++) {
-        /* Closing unlinks a session (sessions are freed later, from the
-         * check handle): take the next one first. */
-        eio_socket_t *s = t->buckets[i];
-        while (s) {
-            eio_socket_t *next = s->hnext;
-            session_close(s, "server shutting down");
-            s = next;
-        }
+    /* Closing unlinks a session (sessions are freed later, from the check
+     * handle): take the next one first. */
+    size_t cursor;
+    hmap_node_t *next;
+    for (hmap_node_t *n = hmap_first(&srv->sessions, &cursor); n; n = next) {
+        next = hmap_next(&srv->sessions, n, &cursor);
+        session_close((eio_socket_t *)((char *)n - offsetof(eio_socket_t, hnode)),
+                      "server shutting down");
     }
 }
 
 static void server_handle_closed(eio_server_t *srv)
 {
     if (++srv->handles_closed == 4) {
-        free(srv->sessions.buckets);
+        hmap_free(&srv->sessions);
         free(srv);
     }
 }

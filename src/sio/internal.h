@@ -11,38 +11,11 @@
 #include "sio/sio.h"
 
 #include "core/buf.h"
+#include "core/hmap.h"
 #include "core/refbuf.h"
 
 #include <stddef.h>
 #include <stdint.h>
-
-/* ---- Hash table (map.c) ------------------------------------------------ */
-
-/* Embedded in whatever the table holds; the key bytes belong to the
- * holder and must stay put while the node is in a table. */
-typedef struct sio__hnode {
-    struct sio__hnode *next;
-    uint64_t hash;
-    const char *key;
-    size_t klen;
-} sio__hnode_t;
-
-typedef struct {
-    sio__hnode_t **buckets;
-    size_t nbuckets; /* 0 or a power of two */
-    size_t count;
-} sio__map_t;
-
-void sio__map_init(sio__map_t *m);
-/* Frees the bucket array only; the nodes are the caller's. */
-void sio__map_free(sio__map_t *m);
-sio__hnode_t *sio__map_get(const sio__map_t *m, const char *key, size_t len);
-/* Inserts node under key (not checked for duplicates). */
-void sio__map_put(sio__map_t *m, sio__hnode_t *node, const char *key, size_t len);
-void sio__map_del(sio__map_t *m, sio__hnode_t *node);
-/* Iteration; take the next node before deleting the current one. */
-sio__hnode_t *sio__map_first(const sio__map_t *m, size_t *cursor);
-sio__hnode_t *sio__map_next(const sio__map_t *m, sio__hnode_t *node, size_t *cursor);
 
 #define SIO__CONTAINER(ptr, type, field) ((type *)((char *)(ptr)-offsetof(type, field)))
 
@@ -84,7 +57,7 @@ typedef struct {
 } sio__member_t;
 
 typedef struct sio__room {
-    sio__hnode_t node; /* key: name, length: node.klen */
+    hmap_node_t node; /* key: name, length: node.klen */
     sio__member_t *members;
     uint32_t count, cap;
     char name[]; /* NUL-terminated */
@@ -96,7 +69,7 @@ typedef struct {
 } sio__membership_t;
 
 typedef struct {
-    sio__map_t map; /* name -> sio__room_t */
+    hmap_t map; /* name -> sio__room_t */
     uint64_t gen;   /* selection stamp, see sio__rooms_select */
 } sio__rooms_t;
 
@@ -142,7 +115,7 @@ typedef struct {
 
 /* A disconnected socket kept for recovery. */
 typedef struct sio__session {
-    sio__hnode_t node; /* keyed by pid */
+    hmap_node_t node; /* keyed by pid */
     sio_nsp_t *nsp;
     char sid[24];
     char pid[24];
@@ -159,7 +132,7 @@ typedef struct {
     size_t cap, head, count;
     size_t bytes;
     uint64_t next_offset; /* offset of the next stored event; starts at 1 */
-    sio__map_t sessions;  /* pid -> sio__session_t */
+    hmap_t sessions;  /* pid -> sio__session_t */
 } sio__recovery_t;
 
 /* ---- Core structs ------------------------------------------------------ */
@@ -169,7 +142,7 @@ typedef struct {
 typedef struct sio__client sio__client_t;
 
 typedef struct sio__handler {
-    sio__hnode_t node;
+    hmap_node_t node;
     char *event;
     sio_event_fn fn;
     void *ud;
@@ -196,7 +169,7 @@ struct sio_nsp {
     void *on_disconnect_ud;
     sio_free_data_fn free_data;
     void *free_data_ud;
-    sio__map_t handlers; /* event -> sio__handler_t */
+    hmap_t handlers; /* event -> sio__handler_t */
     sio_event_fn any;
     void *any_ud;
     sio__recovery_t rec;

@@ -26,7 +26,7 @@ sio_nsp_t *sio_of(sio_server_t *srv, const char *name)
     nsp->name = xstrndup(name, len);
     nsp->name_len = len;
     sio__rooms_init(&nsp->rooms);
-    sio__map_init(&nsp->handlers);
+    hmap_init(&nsp->handlers);
     sio__rec_init(&nsp->rec);
     /* Append: lookups are linear and "/" is the most used, keep it first. */
     sio_nsp_t **pp = &srv->nsps;
@@ -41,15 +41,15 @@ void sio__nsp_free(sio_nsp_t *nsp)
     sio__rec_free(nsp);
     sio__rooms_free(&nsp->rooms);
     size_t cur;
-    sio__hnode_t *n = sio__map_first(&nsp->handlers, &cur);
+    hmap_node_t *n = hmap_first(&nsp->handlers, &cur);
     while (n) {
-        sio__hnode_t *next = sio__map_next(&nsp->handlers, n, &cur);
+        hmap_node_t *next = hmap_next(&nsp->handlers, n, &cur);
         sio__handler_t *h = SIO__CONTAINER(n, sio__handler_t, node);
         free(h->event);
         free(h);
         n = next;
     }
-    sio__map_free(&nsp->handlers);
+    hmap_free(&nsp->handlers);
     sio__sockvec_free(&nsp->scratch);
     free(nsp->mw);
     free(nsp->name);
@@ -114,11 +114,11 @@ int sio_on(sio_nsp_t *nsp, const char *event, sio_event_fn fn, void *ud)
     if (!event || !event[0])
         return SIO_E_INVALID;
     size_t len = strlen(event);
-    sio__hnode_t *n = sio__map_get(&nsp->handlers, event, len);
+    hmap_node_t *n = hmap_get(&nsp->handlers, event, len);
     sio__handler_t *h = n ? SIO__CONTAINER(n, sio__handler_t, node) : NULL;
     if (!fn) {
         if (h) {
-            sio__map_del(&nsp->handlers, &h->node);
+            hmap_del(&nsp->handlers, &h->node);
             free(h->event);
             free(h);
         }
@@ -127,7 +127,7 @@ int sio_on(sio_nsp_t *nsp, const char *event, sio_event_fn fn, void *ud)
     if (!h) {
         h = xcalloc(1, sizeof *h);
         h->event = xstrndup(event, len);
-        sio__map_put(&nsp->handlers, &h->node, h->event, len);
+        hmap_put(&nsp->handlers, &h->node, h->event, len);
     }
     h->fn = fn;
     h->ud = ud;
@@ -142,7 +142,7 @@ void sio_on_any(sio_nsp_t *nsp, sio_event_fn fn, void *ud)
 
 sio_event_fn sio__nsp_handler(const sio_nsp_t *nsp, const char *event, void **ud)
 {
-    sio__hnode_t *n = sio__map_get(&nsp->handlers, event, strlen(event));
+    hmap_node_t *n = hmap_get(&nsp->handlers, event, strlen(event));
     if (n) {
         sio__handler_t *h = SIO__CONTAINER(n, sio__handler_t, node);
         *ud = h->ud;

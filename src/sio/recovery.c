@@ -57,7 +57,7 @@ void sio__rec_init(sio__recovery_t *rec)
 {
     memset(rec, 0, sizeof *rec);
     rec->next_offset = 1;
-    sio__map_init(&rec->sessions);
+    hmap_init(&rec->sessions);
 }
 
 static sio__stored_t *stored_at(sio__recovery_t *rec, size_t i)
@@ -90,15 +90,15 @@ void sio__rec_free(sio_nsp_t *nsp)
         drop_oldest(rec);
     free(rec->ring);
     size_t cur;
-    sio__hnode_t *n = sio__map_first(&rec->sessions, &cur);
+    hmap_node_t *n = hmap_first(&rec->sessions, &cur);
     while (n) {
-        sio__hnode_t *next = sio__map_next(&rec->sessions, n, &cur);
+        hmap_node_t *next = hmap_next(&rec->sessions, n, &cur);
         sio__session_t *sess = SIO__CONTAINER(n, sio__session_t, node);
         sio__deadline_disarm(&nsp->srv->timers, &sess->expiry);
         session_free(sess, 1);
         n = next;
     }
-    sio__map_free(&rec->sessions);
+    hmap_free(&rec->sessions);
     memset(rec, 0, sizeof *rec);
 }
 
@@ -168,7 +168,7 @@ uint64_t sio__rec_peek_offset(const sio_nsp_t *nsp)
 static void on_session_expired(sio__deadline_t *d)
 {
     sio__session_t *sess = SIO__CONTAINER(d, sio__session_t, expiry);
-    sio__map_del(&sess->nsp->rec.sessions, &sess->node);
+    hmap_del(&sess->nsp->rec.sessions, &sess->node);
     session_free(sess, 1);
 }
 
@@ -195,14 +195,14 @@ void sio__rec_keep(sio__session_t *sess, void *data)
     sess->expiry.fire = on_session_expired;
     /* A pid is unique per socket, but a client could race two recoveries of
      * one session; the newer disconnection wins. */
-    sio__hnode_t *old = sio__map_get(&nsp->rec.sessions, sess->pid, strlen(sess->pid));
+    hmap_node_t *old = hmap_get(&nsp->rec.sessions, sess->pid, strlen(sess->pid));
     if (old) {
         sio__session_t *o = SIO__CONTAINER(old, sio__session_t, node);
         sio__deadline_disarm(&nsp->srv->timers, &o->expiry);
-        sio__map_del(&nsp->rec.sessions, old);
+        hmap_del(&nsp->rec.sessions, old);
         session_free(o, 1);
     }
-    sio__map_put(&nsp->rec.sessions, &sess->node, sess->pid, strlen(sess->pid));
+    hmap_put(&nsp->rec.sessions, &sess->node, sess->pid, strlen(sess->pid));
     sio__deadline_arm(&nsp->srv->timers, &sess->expiry, nsp->srv->cfg.max_disconnection_ms);
 }
 
@@ -224,7 +224,7 @@ sio__session_t *sio__rec_take(sio_nsp_t *nsp, const char *pid, size_t pid_len, c
                               size_t offset_len, uint64_t *replay_from)
 {
     sio__recovery_t *rec = &nsp->rec;
-    sio__hnode_t *n = sio__map_get(&rec->sessions, pid, pid_len);
+    hmap_node_t *n = hmap_get(&rec->sessions, pid, pid_len);
     if (!n)
         return NULL;
     sio__session_t *sess = SIO__CONTAINER(n, sio__session_t, node);
@@ -246,7 +246,7 @@ sio__session_t *sio__rec_take(sio_nsp_t *nsp, const char *pid, size_t pid_len, c
     if (from < oldest)
         return NULL; /* some of what it missed is gone */
     sio__deadline_disarm(&nsp->srv->timers, &sess->expiry);
-    sio__map_del(&rec->sessions, n);
+    hmap_del(&rec->sessions, n);
     *replay_from = from;
     return sess;
 }

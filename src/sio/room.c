@@ -1,7 +1,7 @@
 /* room.c — room membership of one namespace, and the selection of a
  * broadcast's receivers.
  *
- * What it is: rooms by name (sio__map_t), each an array of members; each
+ * What it is: rooms by name (hmap_t), each an array of members; each
  * socket keeps the array of its own memberships, each side holding the
  * other's index (internal.h), so a socket leaves a room in O(its rooms) and
  * a room loses a member in O(1). A room is one allocation with its name,
@@ -19,7 +19,7 @@
 
 void sio__rooms_init(sio__rooms_t *r)
 {
-    sio__map_init(&r->map);
+    hmap_init(&r->map);
     r->gen = 0;
 }
 
@@ -32,18 +32,18 @@ static void room_free(sio__room_t *room)
 void sio__rooms_free(sio__rooms_t *r)
 {
     size_t cur;
-    sio__hnode_t *n = sio__map_first(&r->map, &cur);
+    hmap_node_t *n = hmap_first(&r->map, &cur);
     while (n) {
-        sio__hnode_t *next = sio__map_next(&r->map, n, &cur);
+        hmap_node_t *next = hmap_next(&r->map, n, &cur);
         room_free(SIO__CONTAINER(n, sio__room_t, node));
         n = next;
     }
-    sio__map_free(&r->map);
+    hmap_free(&r->map);
 }
 
 sio__room_t *sio__room_find(const sio__rooms_t *r, const char *name, size_t len)
 {
-    sio__hnode_t *n = sio__map_get(&r->map, name, len);
+    hmap_node_t *n = hmap_get(&r->map, name, len);
     return n ? SIO__CONTAINER(n, sio__room_t, node) : NULL;
 }
 
@@ -83,7 +83,7 @@ int sio__room_join(sio__rooms_t *r, sio_socket_t *s, const char *name, size_t le
         room->count = room->cap = 0;
         memcpy(room->name, name, len);
         room->name[len] = '\0';
-        sio__map_put(&r->map, &room->node, room->name, len);
+        hmap_put(&r->map, &room->node, room->name, len);
     }
     if (room->count == room->cap) {
         room->cap = grown(room->cap);
@@ -121,7 +121,7 @@ static void drop_membership(sio__rooms_t *r, sio_socket_t *s, uint32_t i)
     }
 
     if (room->count == 0) {
-        sio__map_del(&r->map, &room->node);
+        hmap_del(&r->map, &room->node);
         room_free(room);
     }
 }

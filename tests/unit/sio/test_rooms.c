@@ -235,8 +235,8 @@ static void test_many_rooms_grow_the_table(void **state)
         assert_true(sio__room_has(&f->socks[i % NSOCK], name, strlen(name)));
     }
     size_t cur, seen = 0;
-    for (sio__hnode_t *n = sio__map_first(&f->rooms.map, &cur); n;
-         n = sio__map_next(&f->rooms.map, n, &cur))
+    for (hmap_node_t *n = hmap_first(&f->rooms.map, &cur); n;
+         n = hmap_next(&f->rooms.map, n, &cur))
         seen++;
     assert_int_equal(seen, 1000);
 }

@@ -1,15 +1,11 @@
-/* map.c — the intrusive string-keyed hash table the Socket.IO layer keeps
- * its rooms, event handlers and recovery sessions in.
+/* hmap.c — the intrusive hash table and the keyed hash; see hmap.h.
  *
- * What it is: chained buckets of nodes embedded in the caller's structs,
- * keyed by (bytes, length) and hashed with SipHash-1-3 under a per-process
- * random key, because room names come from clients and a fixed hash would
- * let one client pile every room into one bucket.
- *
- * What it is not: not an owner. The map never allocates or frees nodes;
- * only its bucket array.
+ * Chained buckets, grown at load factor 1. Not an owner: the table never
+ * allocates or frees nodes, only its bucket array. The Socket.IO layer keeps
+ * its rooms, handlers and recovery sessions in it, Engine.IO its sessions;
+ * core/map.c (the owning map) uses its hash.
  */
-#include "sio/internal.h"
+#include "core/hmap.h"
 
 #include "core/alloc.h"
 
@@ -81,7 +77,7 @@ static uint64_t siphash13(const void *data, size_t len)
     return v0 ^ v1 ^ v2 ^ v3;
 }
 
-static uint64_t hash_bytes(const char *key, size_t len)
+uint64_t hmap_hash(const void *key, size_t len)
 {
     if (!hash_key_ready) {
         if (RAND_bytes((unsigned char *)hash_key, sizeof hash_key) != 1) {
@@ -94,25 +90,25 @@ static uint64_t hash_bytes(const char *key, size_t len)
     return siphash13(key, len);
 }
 
-void sio__map_init(sio__map_t *m)
+void hmap_init(hmap_t *m)
 {
     memset(m, 0, sizeof *m);
 }
 
-void sio__map_free(sio__map_t *m)
+void hmap_free(hmap_t *m)
 {
     free(m->buckets);
     memset(m, 0, sizeof *m);
 }
 
-static void grow(sio__map_t *m)
+static void grow(hmap_t *m)
 {
     size_t n = m->nbuckets ? m->nbuckets * 2 : 16;
-    sio__hnode_t **nb = xcalloc(n, sizeof *nb);
+    hmap_node_t **nb = xcalloc(n, sizeof *nb);
     for (size_t i = 0; i < m->nbuckets; i++) {
-        sio__hnode_t *e = m->buckets[i];
+        hmap_node_t *e = m->buckets[i];
         while (e) {
-            sio__hnode_t *next = e->next;
+            hmap_node_t *next = e->next;
             size_t b = (size_t)(e->hash & (n - 1));
             e->next = nb[b];
             nb[b] = e;
@@ -124,33 +120,35 @@ static void grow(sio__map_t *m)
     m->nbuckets = n;
 }
 
-sio__hnode_t *sio__map_get(const sio__map_t *m, const char *key, size_t len)
+hmap_node_t *hmap_get(const hmap_t *m, const char *key, size_t len)
 {
     if (!m->count)
         return NULL;
-    uint64_t h = hash_bytes(key, len);
-    for (sio__hnode_t *e = m->buckets[h & (m->nbuckets - 1)]; e; e = e->next)
+    uint64_t h = hmap_hash(key, len);
+    for (hmap_node_t *e = m->buckets[h & (m->nbuckets - 1)]; e; e = e->next)
         if (e->hash == h && e->klen == len && memcmp(e->key, key, len) == 0)
             return e;
     return NULL;
 }
 
-void sio__map_put(sio__map_t *m, sio__hnode_t *node, const char *key, size_t len)
+void hmap_put(hmap_t *m, hmap_node_t *node, const char *key, size_t len)
 {
     if (m->count + 1 > m->nbuckets)
         grow(m);
     node->key = key;
     node->klen = len;
-    node->hash = hash_bytes(key, len);
+    node->hash = hmap_hash(key, len);
     size_t b = (size_t)(node->hash & (m->nbuckets - 1));
     node->next = m->buckets[b];
     m->buckets[b] = node;
     m->count++;
 }
 
-void sio__map_del(sio__map_t *m, sio__hnode_t *node)
+void hmap_del(hmap_t *m, hmap_node_t *node)
 {
-    sio__hnode_t **pp = &m->buckets[node->hash & (m->nbuckets - 1)];
+    if (!m->nbuckets)
+        return; /* never put: nothing to unlink */
+    hmap_node_t **pp = &m->buckets[node->hash & (m->nbuckets - 1)];
     while (*pp && *pp != node)
         pp = &(*pp)->next;
     if (*pp) {
@@ -160,7 +158,7 @@ void sio__map_del(sio__map_t *m, sio__hnode_t *node)
     }
 }
 
-sio__hnode_t *sio__map_first(const sio__map_t *m, size_t *cursor)
+hmap_node_t *hmap_first(const hmap_t *m, size_t *cursor)
 {
     for (*cursor = 0; *cursor < m->nbuckets; (*cursor)++)
         if (m->buckets[*cursor])
@@ -168,7 +166,7 @@ sio__hnode_t *sio__map_first(const sio__map_t *m, size_t *cursor)
     return NULL;
 }
 
-sio__hnode_t *sio__map_next(const sio__map_t *m, sio__hnode_t *node, size_t *cursor)
+hmap_node_t *hmap_next(const hmap_t *m, hmap_node_t *node, size_t *cursor)
 {
     if (node->next)
         return node->next;
