@@ -1,22 +1,21 @@
 /* map.h — a hash map from byte-string keys to pointers.
  *
- * Chained, power-of-two buckets, grows at load factor 1, keys hashed with
- * hmap_hash (keyed: channel and user ids come from clients). The map copies
- * keys; values are the caller's. For a table whose nodes live inside the
- * values, with no allocation per entry, see core/hmap.h. Iteration order is unspecified; removing
- * the current entry during map_each is allowed (see map_each).
+ * An entry per key, allocated here, on a core/hmap table (keyed hash:
+ * channel and user ids come from clients). The map copies keys; values are
+ * the caller's. Iteration order is unspecified; removing the current entry
+ * during map_each is allowed (see map_each). For nodes that live inside the
+ * values, with no allocation per entry, use core/hmap.h itself.
  */
 #ifndef PARLEY_CORE_MAP_H
 #define PARLEY_CORE_MAP_H
 
+#include "core/hmap.h"
+
 #include <stddef.h>
 
-typedef struct map_entry map_entry_t;
-
+/* The entries are core/hmap nodes with the value and a copy of the key. */
 typedef struct {
-    map_entry_t **buckets;
-    size_t nbuckets;
-    size_t count;
+    hmap_t t;
 } map_t;
 
 void map_init(map_t *m);
@@ -29,7 +28,7 @@ void *map_put(map_t *m, const char *key, size_t klen, void *value);
 void *map_del(map_t *m, const char *key, size_t klen);
 static inline size_t map_count(const map_t *m)
 {
-    return m->count;
+    return m->t.count;
 }
 /* Calls fn(key, klen, value, arg) for every entry; fn may remove the entry
  * it is given (and only that one). Stops early when fn returns non-zero. */
