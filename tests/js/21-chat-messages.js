@@ -7,34 +7,7 @@
 'use strict';
 const assert = require('assert');
 const { test, run } = require('./lib/harness');
-const { startParley, request, next } = require('./lib/parley');
-
-// Runs fn with a fresh server; the server must exit cleanly (status 0: no
-// sanitizer report) when fn succeeded.
-async function withParley(opts, fn) {
-  const p = await startParley(opts);
-  let ok = false;
-  try {
-    await fn(p);
-    ok = true;
-  } finally {
-    const code = await p.stop();
-    if (ok) assert.strictEqual(code, 0, 'server exits cleanly:\n' + p.stderr().slice(-3000));
-  }
-}
-
-// Every `events` a socket receives, in order, as {e, a}.
-function recorder(socket, events) {
-  const got = [];
-  for (const e of events) socket.on(e, (a) => got.push({ e, a }));
-  return got;
-}
-
-// A round trip on socket: whatever the server sent it before is delivered.
-async function barrier(socket) {
-  const r = await request(socket, 'notification:list', { limit: 1 });
-  assert.strictEqual(r.ok, true, JSON.stringify(r));
-}
+const { startParley, request, next, withParley, recorder, barrier } = require('./lib/parley');
 
 function expectError(r, code, re, what) {
   assert.strictEqual(r.ok, false, `${what}: expected ${code}, got ${JSON.stringify(r)}`);

@@ -6,22 +6,10 @@
 'use strict';
 const assert = require('assert');
 const { test, run } = require('./lib/harness');
-const { startParley, request } = require('./lib/parley');
+const { startParley, request, withParley } = require('./lib/parley');
 
 // Rate limits out of the way: these tests send hundreds of messages.
 const FAST = { env: { PARLEY_SEND_RATE: '100000', PARLEY_SEND_BURST: '100000', PARLEY_EVENT_RATE: '100000', PARLEY_EVENT_BURST: '100000' } };
-
-async function withParley(opts, fn) {
-  const p = await startParley(opts);
-  let ok = false;
-  try {
-    await fn(p);
-    ok = true;
-  } finally {
-    const code = await p.stop();
-    if (ok) assert.strictEqual(code, 0, 'server exits cleanly:\n' + p.stderr().slice(-3000));
-  }
-}
 
 function expectError(r, code, re, what) {
   assert.strictEqual(r.ok, false, `${what}: expected ${code}, got ${JSON.stringify(r)}`);

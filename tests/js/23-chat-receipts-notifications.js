@@ -6,31 +6,7 @@
 'use strict';
 const assert = require('assert');
 const { test, run } = require('./lib/harness');
-const { startParley, request, next } = require('./lib/parley');
-
-async function withParley(opts, fn) {
-  const p = await startParley(opts);
-  let ok = false;
-  try {
-    await fn(p);
-    ok = true;
-  } finally {
-    const code = await p.stop();
-    if (ok) assert.strictEqual(code, 0, 'server exits cleanly:\n' + p.stderr().slice(-3000));
-  }
-}
-
-function recorder(socket, events) {
-  const got = [];
-  for (const e of events) socket.on(e, (a) => got.push({ e, a }));
-  return got;
-}
-
-// A round trip on socket: whatever the server sent it before is delivered.
-async function barrier(socket) {
-  const r = await request(socket, 'channel:sync', { channel: 'general', after: 1e9 });
-  assert.strictEqual(r.ok, true, JSON.stringify(r));
-}
+const { startParley, request, next, withParley, recorder, barrier } = require('./lib/parley');
 
 function expectError(r, code, re, what) {
   assert.strictEqual(r.ok, false, `${what}: expected ${code}, got ${JSON.stringify(r)}`);

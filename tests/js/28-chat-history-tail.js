@@ -12,22 +12,10 @@
 'use strict';
 const assert = require('assert');
 const { test, run, readProcStat } = require('./lib/harness');
-const { startParley, request } = require('./lib/parley');
+const { startParley, request, withParley } = require('./lib/parley');
 
 const TAIL = 200; // CHAT_TAIL_MESSAGES in src/chat/tail.h
 const FAST = { env: { PARLEY_SEND_RATE: '100000', PARLEY_SEND_BURST: '100000', PARLEY_EVENT_RATE: '100000', PARLEY_EVENT_BURST: '100000' } };
-
-async function withParley(opts, fn) {
-  const p = await startParley(opts);
-  let ok = false;
-  try {
-    await fn(p);
-    ok = true;
-  } finally {
-    const code = await p.stop();
-    if (ok) assert.strictEqual(code, 0, 'server exits cleanly:\n' + p.stderr().slice(-3000));
-  }
-}
 
 async function ok(promise) {
   const r = await promise;

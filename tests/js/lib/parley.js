@@ -86,4 +86,31 @@ function silent(socket, event, ms, pred = () => true) {
   });
 }
 
-module.exports = { startParley, request, next, silent };
+// Runs fn with a fresh server; the server must exit cleanly (status 0: no
+// sanitizer report) when fn succeeded.
+async function withParley(opts, fn) {
+  const p = await startParley(opts);
+  let ok = false;
+  try {
+    await fn(p);
+    ok = true;
+  } finally {
+    const code = await p.stop();
+    if (ok && code !== 0) throw new Error('server exits cleanly: status ' + code + '\n' + p.stderr().slice(-3000));
+  }
+}
+
+// Every `events` a socket receives, in order, as {e, a}.
+function recorder(socket, events) {
+  const got = [];
+  for (const e of events) socket.on(e, (a) => got.push({ e, a }));
+  return got;
+}
+
+// A round trip on socket: whatever the server sent it before is delivered.
+async function barrier(socket) {
+  const r = await request(socket, 'notification:list', { limit: 1 });
+  if (!r || r.ok !== true) throw new Error('barrier: ' + JSON.stringify(r));
+}
+
+module.exports = { startParley, request, next, silent, withParley, recorder, barrier };
