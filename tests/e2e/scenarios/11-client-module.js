@@ -134,8 +134,8 @@ module.exports = {
 
     // The missed messages were in ready's unread already: the sync that
     // brings them must not count them twice.
+    await page.waitForFunction(() => !window.c._seq.get('general').syncing, null, { timeout: 5000 });
     const unread = await page.evaluate(async () => {
-      await new Promise((res) => setTimeout(res, 200)); // let the last sync page settle
       const listed = (await c.request('channel:list', {})).channels.find((x) => x.id === 'general');
       return { client: c.channels.get('general').unread, server: listed.unread, lastRead: listed.lastRead };
     });
